@@ -1,0 +1,32 @@
+# Quick start: `make run` (main job) and `make test` (test suite). Both create .venv first.
+PYTHON ?= python3
+VENV   ?= .venv
+# torch is pinned here (a CPU build on this machine's disk); pyproject.toml keeps a range for users.
+TORCH  ?= torch==2.13.0
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PROFILE ?= quick
+OUT    ?= results
+
+.PHONY: install run test test-all bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet $(TORCH)
+	$(BIN)/python -m pip install --quiet -e '.[all]'
+	touch $(STAMP)
+
+# main job: the theory bound checks (extended to figures and validation as they land)
+run: $(STAMP)
+	$(BIN)/python -m fpe_theory.simulate --quick
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+test-all: $(STAMP)
+	$(BIN)/python -m pytest -m ""
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis

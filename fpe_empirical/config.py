@@ -1,0 +1,105 @@
+"""Experiment configs: frozen dataclasses, hashed to name their stored results.
+
+Every experiment kind is a frozen dataclass registered with ``@experiment_config``. Its
+result key is ``sha256`` of a canonical JSON of the kind, the kind's ``code_version``
+(bumped when a change alters results), and only the fields that differ from their defaults
+(as in open_lth): adding a new field with a default orphans no stored result.
+Tests pin a few keys so a refactor cannot silently change them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+from typing import Any, Callable
+
+__all__ = ["experiment_config", "config_key", "config_to_dict", "config_from_dict", "CONFIG_KINDS"]
+
+#: kind name -> config class
+CONFIG_KINDS: dict[str, type] = {}
+
+
+def experiment_config(kind: str, code_version: int) -> Callable[[type], type]:
+    """Class decorator: register a frozen dataclass as experiment kind ``kind``.
+
+    ``code_version`` is part of every key of this kind: bump it when a code change makes
+    stored results of this kind stale.
+    """
+
+    def wrap(cls: type) -> type:
+        if not dataclasses.is_dataclass(cls) or not cls.__dataclass_params__.frozen:
+            raise TypeError(f"{cls.__name__} must be a frozen dataclass")
+        if kind in CONFIG_KINDS and CONFIG_KINDS[kind] is not cls:
+            raise ValueError(f"experiment kind {kind!r} is already registered")
+        cls.kind = kind
+        cls.code_version = code_version
+        CONFIG_KINDS[kind] = cls
+        return cls
+
+    return wrap
+
+
+def _canonical(value: Any) -> Any:
+    """JSON-ready form with a stable representation (tuples -> lists, floats by repr)."""
+    if isinstance(value, bool) or value is None or isinstance(value, (int, str)):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"config values must be finite, got {value}")
+        return float(repr(value)) if value != int(value) else value
+    if isinstance(value, (tuple, list)):
+        return [_canonical(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _canonical(v) for k, v in sorted(value.items())}
+    raise TypeError(f"config values must be JSON-like, got {type(value).__name__}")
+
+
+def config_to_dict(config: Any, *, only_changed: bool = False) -> dict[str, Any]:
+    """Fields of ``config`` as a JSON-ready dict (optionally only non-default ones)."""
+    out = {}
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if only_changed:
+            if f.default is not dataclasses.MISSING:
+                default = f.default
+            elif f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
+                default = f.default_factory()  # type: ignore[misc]
+            else:
+                default = dataclasses.MISSING
+            if default is not dataclasses.MISSING and _canonical(default) == _canonical(value):
+                continue
+        out[f.name] = _canonical(value)
+    return out
+
+
+def config_key(config: Any) -> str:
+    """Stable 16-hex-digit key: sha256 of (kind, code_version, non-default fields)."""
+    kind = getattr(type(config), "kind", None)
+    if kind is None:
+        raise TypeError(f"{type(config).__name__} is not a registered experiment config")
+    payload = {
+        "kind": kind,
+        "code_version": type(config).code_version,
+        "fields": config_to_dict(config, only_changed=True),
+    }
+    blob = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def config_from_dict(kind: str, fields: dict[str, Any]) -> Any:
+    """Rebuild a config of ``kind`` from stored fields (lists become tuples where the default is one)."""
+    if kind not in CONFIG_KINDS:
+        raise ValueError(f"unknown experiment kind {kind!r}; known: {sorted(CONFIG_KINDS)}")
+    cls = CONFIG_KINDS[kind]
+    names = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = set(fields) - set(names)
+    if unknown:
+        raise ValueError(f"unknown fields for {kind}: {sorted(unknown)}")
+    kwargs = {}
+    for name, value in fields.items():
+        if isinstance(value, list):
+            value = tuple(tuple(v) if isinstance(v, list) else v for v in value)
+        kwargs[name] = value
+    return cls(**kwargs)

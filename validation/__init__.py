@@ -1,0 +1,1 @@
+"""validation: the paper's claims as executable checks (``python -m validation``)."""
