@@ -32,6 +32,7 @@ _EXPORTS = {
     "relative_improvement": "metrics",
     # training (train.py, ensemble.py, rewire.py)
     "train": "train",
+    "TrainSettings": "train",
     "rewire_": "rewire",
     # experiments (dnf_experiment.py, embedding_experiment.py, runner.py)
     "DNFExperiment": "dnf_experiment",

@@ -1,0 +1,116 @@
+"""The plain single-model trainer: the readable reference every faster path must match.
+
+Semantics (the batched ensemble trainer in ``ensemble.py`` reproduces them exactly):
+
+- optimizer: ``torch.optim.Adam(params, lr, weight_decay)``; weight decay is Adam's
+  coupled L2 on *all* parameters (paper A.3: "L2 on all parameters").
+- loss per step: ``model.loss(logits, y_batch) + l1 * sum(|W1 * M1|)`` (mean data loss plus
+  L1 on the effective first-layer weights; paper A.3: "L1 on W1").
+- data order: each epoch draws ``torch.randperm(n_train, generator=g)`` from one
+  ``torch.Generator`` seeded with ``seed``; batches are consecutive slices of it of size
+  ``batch_size``, the last (partial) batch kept.
+- after every optimizer step: ``apply_masks_(model, optimizer)``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from .models import MLP, apply_masks_
+
+__all__ = ["TrainSettings", "TrainHistory", "train", "make_optimizer", "l1_penalty"]
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """Hyper-parameters of one training phase."""
+
+    epochs: int
+    batch_size: int = 500
+    lr: float = 1e-3
+    weight_decay: float = 0.0  # Adam's coupled L2, all parameters
+    l1: float = 0.0  # coefficient of sum |W1| (first layer, effective weights)
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+        if self.epochs < 0:
+            raise ValueError(f"epochs must be an integer >= 0, got {self.epochs}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be an integer >= 1, got {self.batch_size}")
+        for name in ("lr", "weight_decay", "l1"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or isinstance(value, bool):
+                raise TypeError(f"{name} must be a float, got {type(value).__name__}")
+            if not math.isfinite(value) or value < 0 or (name == "lr" and value == 0):
+                rule = "> 0" if name == "lr" else ">= 0"
+                raise ValueError(f"{name} must be a finite float {rule}, got {value}")
+
+    def replace(self, **changes) -> "TrainSettings":
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass
+class TrainHistory:
+    """Per-epoch mean of the training objective (data loss + L1 term)."""
+
+    epoch_loss: list[float] = dataclasses.field(default_factory=list)
+
+
+def make_optimizer(model: nn.Module, settings: TrainSettings) -> torch.optim.Adam:
+    """``Adam(model.parameters(), lr, weight_decay)`` as the reference semantics use it."""
+    return torch.optim.Adam(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
+
+
+def l1_penalty(model: MLP) -> torch.Tensor:
+    """``sum |W1 * M1|`` over the first layer's effective weights."""
+    return model.layers[0].masked_weight().abs().sum()
+
+
+def train(
+    model: MLP,
+    X: torch.Tensor,
+    y: torch.Tensor,
+    settings: TrainSettings,
+    *,
+    seed: int,
+    optimizer: torch.optim.Optimizer | None = None,
+) -> tuple[torch.optim.Optimizer, TrainHistory]:
+    """Train ``model`` in place on ``(X, y)``; return the optimizer (to continue) and history.
+
+    X: (n_train, in_features) float; y: (n_train,) labels. Pass ``optimizer`` to continue
+    a previous phase with its state; otherwise a fresh Adam is made.
+    """
+    if X.ndim != 2 or X.shape[1] != model.in_features:
+        raise ValueError(f"X must have shape (n, {model.in_features}), got {tuple(X.shape)}")
+    if y.shape != (X.shape[0],):
+        raise ValueError(f"y must have shape ({X.shape[0]},), got {tuple(y.shape)}")
+    opt = optimizer if optimizer is not None else make_optimizer(model, settings)
+    gen = torch.Generator().manual_seed(int(seed))
+    history = TrainHistory()
+    n = X.shape[0]
+    model.train()
+    for _ in range(settings.epochs):
+        perm = torch.randperm(n, generator=gen)
+        total, steps = 0.0, 0
+        for start in range(0, n, settings.batch_size):
+            idx = perm[start : start + settings.batch_size]
+            loss = model.loss(model(X[idx]), y[idx])
+            if settings.l1:
+                loss = loss + settings.l1 * l1_penalty(model)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            apply_masks_(model, opt)
+            total += float(loss.detach())
+            steps += 1
+        history.epoch_loss.append(total / max(steps, 1))
+    model.eval()
+    return opt, history
