@@ -23,7 +23,7 @@ from torch import nn
 
 from .models import MLP, apply_masks_
 
-__all__ = ["TrainSettings", "TrainHistory", "train", "make_optimizer", "l1_penalty"]
+__all__ = ["TrainSettings", "TrainHistory", "train", "train_many", "make_optimizer", "l1_penalty"]
 
 
 @dataclass(frozen=True)
@@ -114,3 +114,38 @@ def train(
         history.epoch_loss.append(total / max(steps, 1))
     model.eval()
     return opt, history
+
+
+def train_many(
+    models: list[MLP],
+    data: list[tuple[torch.Tensor, torch.Tensor]],
+    settings: list[TrainSettings] | TrainSettings,
+    seeds: list[int],
+    *,
+    backend: str = "loop",
+    progress: bool = False,
+) -> list[TrainHistory]:
+    """Train each ``models[i]`` in place on ``data[i] = (X, y)`` with ``seeds[i]``, fresh Adam.
+
+    Contract: the result equals ``[train(m, X, y, s, seed=seed)[1] for ...]`` (up to float
+    reassociation when batched). ``backend="loop"`` is that reference loop; faster backends
+    (the batched ensemble in ``ensemble.py``) must keep the contract.
+    """
+    n = len(models)
+    if isinstance(settings, TrainSettings):
+        settings = [settings] * n
+    if not (len(data) == len(settings) == len(seeds) == n):
+        raise ValueError(
+            f"models, data, settings and seeds must have equal lengths, got "
+            f"{n}, {len(data)}, {len(settings)}, {len(seeds)}"
+        )
+    if backend != "loop":
+        raise ValueError(f"backend must be 'loop', got {backend!r}")
+    from tqdm.auto import tqdm
+
+    histories = []
+    for model, (X, y), s, seed in tqdm(
+        list(zip(models, data, settings, seeds)), desc="train", disable=not progress, leave=False
+    ):
+        histories.append(train(model, X, y, s, seed=seed)[1])
+    return histories
