@@ -356,8 +356,13 @@ def _prune_to(model: MLP, touched: list[int], target: int) -> None:
         values.append(w[live].abs().double().cpu().numpy())
         where.append((li, live.cpu().numpy()))
     pool = np.concatenate(values)
-    if excess > pool.size:
-        raise RuntimeError(f"cannot prune {excess} weights from a pool of {pool.size}")
+    if excess >= pool.size:
+        # bias / LayerNorm copies are counted but not prunable: on tiny layers they can
+        # outnumber the weights, and the budget is then unreachable (or leaves no weight)
+        raise ValueError(
+            f"cannot keep the non-zero count: the split adds {excess} parameters but the touched "
+            f"layers hold only {pool.size} live weights to prune; use a smaller alpha or wider layers"
+        )
     # stable sort: ties by position (layer order, then row-major index)
     chosen = np.argsort(pool, kind="stable")[:excess]
     offsets = np.cumsum([0] + [v.size for v in values])
