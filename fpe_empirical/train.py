@@ -130,6 +130,9 @@ def train_many(
     Contract: the result equals ``[train(m, X, y, s, seed=seed)[1] for ...]`` (up to float
     reassociation when batched). ``backend="loop"`` is that reference loop; faster backends
     (the batched ensemble in ``ensemble.py``) must keep the contract.
+    ``backend="ensemble"`` trains every model in stacks (``ensemble.train_ensemble``; a
+    model that cannot be stacked is a ValueError); ``backend="auto"`` stacks the models
+    that can be stacked and loops over the rest.
     """
     n = len(models)
     if isinstance(settings, TrainSettings):
@@ -139,8 +142,23 @@ def train_many(
             f"models, data, settings and seeds must have equal lengths, got "
             f"{n}, {len(data)}, {len(settings)}, {len(seeds)}"
         )
+    if backend not in ("loop", "ensemble", "auto"):
+        raise ValueError(f"backend must be 'loop', 'ensemble' or 'auto', got {backend!r}")
     if backend != "loop":
-        raise ValueError(f"backend must be 'loop', got {backend!r}")
+        from .ensemble import ensemble_compatible, train_ensemble
+
+        # "ensemble": stack everything (train_ensemble rejects what cannot be stacked);
+        # "auto": stack what can be stacked, loop over the rest
+        stacked = [i for i, m in enumerate(models) if backend == "ensemble" or ensemble_compatible(m) is None]
+        looped = sorted(set(range(n)) - set(stacked))
+        out: list[TrainHistory | None] = [None] * n
+        for idx, fn in ((stacked, train_ensemble), (looped, train_many)):
+            if idx:
+                pick = [models[i] for i in idx], [data[i] for i in idx], [settings[i] for i in idx]
+                hist = fn(*pick, [seeds[i] for i in idx], progress=progress)
+                for i, h in zip(idx, hist):
+                    out[i] = h
+        return out  # type: ignore[return-value]
     from tqdm.auto import tqdm
 
     histories = []
