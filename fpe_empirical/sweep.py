@@ -1,0 +1,424 @@
+"""Run a grid of experiments into a result store: only what is missing, resumable, batched.
+
+``python -m fpe_empirical.sweep GRID --store DIR [--workers N | --scheduler ADDRESS]``
+
+- ``GRID`` is a registered grid name (``--list`` shows them: ``smoke``, ``dnf-paper``, the
+  figure subsets, ...) or a JSON / TOML / YAML grid file (format: ``fpe_empirical.grids``).
+- Configs whose verified result is in the store are skipped; corrupt files are reported,
+  moved to ``DIR/.corrupt/`` and recomputed. The rest is cut into chunks of similar
+  configs (sorted by their fields, seed last) that ``runner.run_many`` trains together as
+  batched ensembles; each chunk's results are stored as soon as it finishes, each in its
+  own atomically written file. A kill at any moment loses at most the chunks in flight.
+- Backends: in-process (default); a local Dask cluster with ``--workers N`` (processes,
+  ``cores // N`` torch threads each); an existing Dask scheduler with ``--scheduler
+  ADDRESS`` (dask-jobqueue/SLURM, Kubernetes: workers need this package installed). A
+  failing chunk is retried (``--retries``), then split into single runs that are retried
+  again; a run that still fails is reported (stderr and ``DIR/.failures/``), never dropped
+  silently, and the exit code is 1.
+
+Exit codes: 0 every run stored, 1 some runs failed, 2 bad input, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import importlib
+import math
+import os
+import sys
+import time
+import traceback
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from .config import config_key, config_to_dict
+from .grids import grid_configs, list_grids
+from .store import ResultStore, provenance
+
+__all__ = ["run_sweep", "plan_chunks", "execute_chunk", "SweepReport", "main", "DEFAULT_CHUNK_SIZE", "available_cores"]
+
+#: configs per chunk: a DNF chunk of 20 configs trains 20 dense models, then 60 split/control
+#: models as one stack each (benchmarks/bench_grid.py)
+DEFAULT_CHUNK_SIZE = 20
+
+
+def available_cores() -> int:
+    """CPU cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def _sort_key(cfg: Any) -> tuple:
+    # similar configs next to each other (so a chunk pads little): every field but the
+    # seed, in declaration order, then the seed
+    fields = config_to_dict(cfg)
+    seed = fields.pop("seed", None)
+    return (type(cfg).kind, repr(list(fields.items())), repr(seed))
+
+
+def plan_chunks(configs: Sequence[Any], chunk_size: int) -> list[list[Any]]:
+    """Cut ``configs`` into chunks of at most ``chunk_size``, similar configs together.
+
+    Configs are grouped by kind and sorted by their fields (seed last), then cut into
+    equal-sized consecutive chunks (``ceil(n / ceil(n / chunk_size))`` each).
+    """
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int):
+        raise TypeError(f"chunk_size must be an int, got {type(chunk_size).__name__}")
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be an integer >= 1, got {chunk_size}")
+    by_kind: dict[str, list[Any]] = {}
+    for cfg in configs:
+        by_kind.setdefault(type(cfg).kind, []).append(cfg)
+    chunks = []
+    for kind in sorted(by_kind):
+        items = sorted(by_kind[kind], key=_sort_key)
+        n_chunks = math.ceil(len(items) / chunk_size)
+        size = math.ceil(len(items) / n_chunks)
+        chunks.extend(items[i : i + size] for i in range(0, len(items), size))
+    return chunks
+
+
+def execute_chunk(configs: Sequence[Any], threads: int | None = None, backend: str = "in-process") -> list[tuple[str, Any, dict]]:
+    """Run ``configs`` together (``runner.run_many``); return ``(key, frame, provenance)`` each.
+
+    Runs wherever it is called (in this process or on a Dask worker); ``threads`` sets
+    torch's thread count there first. Provenance attributes the chunk's wall time evenly.
+    """
+    import torch
+
+    from .runner import run_many
+
+    if threads is not None:
+        torch.set_num_threads(int(threads))
+    worker = None
+    if backend == "dask":
+        try:
+            from dask.distributed import get_worker
+
+            worker = get_worker().address
+        except (ImportError, ValueError):
+            worker = None
+    start = time.perf_counter()
+    frames = run_many(list(configs))
+    wall = time.perf_counter() - start
+    out = []
+    for cfg, frame in zip(configs, frames):
+        prov = provenance(
+            seed=getattr(cfg, "seed", None),
+            duration_s=wall / len(configs),
+            batch_runs=len(configs),
+            batch_wall_s=wall,
+            backend=backend,
+            worker=worker,
+        )
+        out.append((config_key(cfg), frame, prov))
+    return out
+
+
+@dataclasses.dataclass
+class SweepReport:
+    """What a sweep did: counts, failures (key, config, error), quarantined corrupt files."""
+
+    total: int = 0
+    stored_before: int = 0
+    ran: int = 0
+    failed: list[dict] = dataclasses.field(default_factory=list)
+    corrupt: list[str] = dataclasses.field(default_factory=list)
+    wall_s: float = 0.0
+    backend: str = "in-process"
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    def summary(self) -> str:
+        parts = [
+            f"{self.total} runs in grid",
+            f"{self.stored_before} already stored",
+            f"{self.ran} ran",
+            f"{len(self.failed)} failed",
+        ]
+        if self.corrupt:
+            parts.append(f"{len(self.corrupt)} corrupt file(s) moved aside and recomputed")
+        return ", ".join(parts) + f" ({self.backend}, {self.wall_s:.1f} s)"
+
+
+@contextlib.contextmanager
+def _store_lock(store: ResultStore) -> Iterator[None]:
+    """One sweep per store at a time (an advisory lock the OS drops when we die)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
+    fh = open(store.root / ".lock", "a+")
+    try:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ValueError(f"store {store.root} is in use by another running sweep") from None
+        yield
+    finally:
+        fh.close()
+
+
+def _error_text(exc: BaseException) -> str:
+    return "".join(traceback.format_exception_only(type(exc), exc)).strip()
+
+
+class _Sink:
+    """Stores finished runs and keeps the report and the progress bar current."""
+
+    def __init__(self, store: ResultStore, report: SweepReport, bar: Any, by_key: dict[str, Any]) -> None:
+        self.store, self.report, self.bar, self.by_key = store, report, bar, by_key
+
+    def done(self, results: list[tuple[str, Any, dict]]) -> None:
+        for key, frame, prov in results:
+            self.store.put(self.by_key[key], frame, provenance=prov)
+            self.report.ran += 1
+            self.bar.update(1)
+
+    def fail(self, cfg: Any, exc: BaseException | str, attempts: int) -> None:
+        error = exc if isinstance(exc, str) else _error_text(exc)
+        key = config_key(cfg)
+        self.store.record_failure(cfg, error, attempts=attempts)
+        self.report.failed.append({"key": key, "config": config_to_dict(cfg, only_changed=True), "error": error})
+        self.bar.update(1)
+        self.bar.set_postfix(failed=len(self.report.failed))
+        print(f"sweep: run {key} failed after {attempts} attempt(s): {error}", file=sys.stderr)
+
+
+def _run_in_process(chunks: list[list[Any]], sink: _Sink, retries: int, threads: int | None) -> None:
+    pending = list(chunks)
+    while pending:
+        chunk = pending.pop(0)
+        attempts = 1 if len(chunk) > 1 else 1 + retries
+        for attempt in range(1, attempts + 1):
+            try:
+                results = execute_chunk(chunk, threads)
+            except Exception as exc:  # noqa: BLE001 - a run's failure is reported, not fatal
+                if len(chunk) > 1:
+                    # isolate the failing run: retry each config of the chunk on its own
+                    pending[:0] = [[cfg] for cfg in chunk]
+                    break
+                if attempt == attempts:
+                    sink.fail(chunk[0], exc, attempts)
+                continue
+            sink.done(results)
+            break
+
+
+def _run_dask(chunks: list[list[Any]], sink: _Sink, retries: int, threads: int | None, client: Any) -> None:
+    from dask.distributed import as_completed
+
+    def submit(chunk: list[Any]):
+        # chunk retries happen on the cluster; single runs get the same budget again
+        return client.submit(execute_chunk, chunk, threads, "dask", retries=retries, pure=False)
+
+    owner = {}
+    futures = []
+    for chunk in chunks:
+        fut = submit(chunk)
+        owner[fut.key] = chunk
+        futures.append(fut)
+    queue = as_completed(futures)
+    for fut in queue:
+        chunk = owner.pop(fut.key)
+        try:
+            results = fut.result()
+        except Exception as exc:  # noqa: BLE001 - reported below, never lost
+            if len(chunk) > 1:
+                for cfg in chunk:
+                    single = submit([cfg])
+                    owner[single.key] = [cfg]
+                    queue.add(single)
+            else:
+                sink.fail(chunk[0], exc, 1 + retries)
+            continue
+        finally:
+            fut.release()
+        sink.done(results)
+
+
+@contextlib.contextmanager
+def _dask_client(workers: int | None, scheduler: str | None, client: Any) -> Iterator[tuple[Any, int | None]]:
+    """(client, torch threads per task) for a local cluster, an address or a given client."""
+    if client is not None:
+        yield client, None
+        return
+    try:
+        from dask.distributed import Client, LocalCluster
+    except ImportError:
+        raise ValueError("the Dask backend needs `pip install fpe-toolkit[dask]` (dask[distributed])") from None
+    if scheduler is not None:
+        with Client(scheduler, timeout="30s") as c:
+            yield c, None
+        return
+    cores = available_cores()
+    threads = max(1, cores // workers)
+    if workers > cores:
+        print(f"sweep: {workers} workers on {cores} cores oversubscribe the CPU", file=sys.stderr)
+    with LocalCluster(
+        n_workers=workers,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+        silence_logs=40,  # logging.ERROR
+    ) as cluster, Client(cluster) as c:
+        yield c, threads
+
+
+def run_sweep(
+    configs: Sequence[Any],
+    store: ResultStore | str | os.PathLike,
+    *,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    client: Any = None,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    retries: int = 2,
+    threads: int | None = None,
+    progress: bool | None = None,
+) -> SweepReport:
+    """Run every config of ``configs`` whose result ``store`` lacks; store each as it finishes.
+
+    In-process unless ``workers`` (a local Dask cluster of that many 1-thread processes),
+    ``scheduler`` (address of a running Dask scheduler) or ``client`` (a Dask client) is
+    given. ``threads`` sets torch threads per run (default: all cores in-process,
+    ``cores // workers`` on a local cluster, the worker's default elsewhere). Returns a
+    ``SweepReport``; failures are in ``report.failed`` and ``store.failures()``.
+    """
+    start = time.perf_counter()
+    if not isinstance(store, ResultStore):
+        store = ResultStore(store)
+    for name, value in (("retries", retries), ("workers", workers), ("threads", threads)):
+        if value is None and name != "retries":
+            continue
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+        if value < (0 if name == "retries" else 1):
+            raise ValueError(f"{name} must be an integer >= {0 if name == 'retries' else 1}, got {value}")
+    if sum(x is not None for x in (workers, scheduler, client)) > 1:
+        raise ValueError("give at most one of workers, scheduler and client")
+    by_key: dict[str, Any] = {}
+    for cfg in configs:
+        by_key.setdefault(config_key(cfg), cfg)
+    use_dask = any(x is not None for x in (workers, scheduler, client))
+    report = SweepReport(total=len(by_key), backend="dask" if use_dask else "in-process")
+    with _store_lock(store):
+        store.clean_temp()
+        todo = []
+        for key, cfg in by_key.items():
+            status = store.status(key)
+            if status == "ok":
+                report.stored_before += 1
+                continue
+            if status == "corrupt":
+                moved = store.quarantine(key)
+                report.corrupt.append(str(moved))
+                print(f"sweep: corrupt result {key} moved to {moved}; recomputing", file=sys.stderr)
+            todo.append(cfg)
+        if use_dask and workers is not None:
+            chunk_size = min(chunk_size, max(1, math.ceil(len(todo) / workers)))
+        chunks = plan_chunks(todo, chunk_size) if todo else []
+        from tqdm.auto import tqdm
+
+        show = sys.stderr.isatty() if progress is None else progress
+        with tqdm(total=len(todo), desc="sweep", unit="run", disable=not show, dynamic_ncols=True) as bar:
+            sink = _Sink(store, report, bar, by_key)
+            if not chunks:
+                pass
+            elif use_dask:
+                with _dask_client(workers, scheduler, client) as (c, local_threads):
+                    _run_dask(chunks, sink, retries, threads if threads is not None else local_threads, c)
+            else:
+                _run_in_process(chunks, sink, retries, threads)
+    report.wall_s = time.perf_counter() - start
+    return report
+
+
+class _ArgumentParser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line on stderr, exit 2 (no usage dump)
+        print(f"{self.prog}: error: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _ArgumentParser(
+        prog="python -m fpe_empirical.sweep",
+        description="Run the missing runs of a grid into a result store (resumable; batched ensembles).",
+    )
+    p.add_argument("grid", nargs="?", help="a registered grid name (see --list) or a .json/.toml/.yaml grid file")
+    p.add_argument("--store", help="result store directory (created if absent)")
+    backend = p.add_mutually_exclusive_group()
+    backend.add_argument("--workers", type=int, help="run on a local Dask cluster of N worker processes")
+    backend.add_argument("--scheduler", help="run on an existing Dask cluster (scheduler address)")
+    p.add_argument("--chunk-size", type=int, default=DEFAULT_CHUNK_SIZE, help="configs trained together per task (default %(default)s)")
+    p.add_argument("--retries", type=int, default=2, help="retries of a failing task (default %(default)s)")
+    p.add_argument("--threads", type=int, help="torch threads per run (default: cores, or cores // workers)")
+    p.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE",
+                   help="import MODULE first (registers extra experiment kinds or grids); repeatable")
+    p.add_argument("--list", action="store_true", help="list the registered grids and exit")
+    p.add_argument("--dry-run", action="store_true", help="say what would run, run nothing")
+    bar = p.add_mutually_exclusive_group()
+    bar.add_argument("--progress", dest="progress", action="store_true", default=None, help="always show the progress bar")
+    bar.add_argument("--no-progress", dest="progress", action="store_false", help="never show the progress bar")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """CLI entry point; returns the exit code."""
+    args = _parser().parse_args(argv)
+    try:
+        for module in args.imports:
+            try:
+                importlib.import_module(module)
+            except ImportError as exc:
+                raise ValueError(f"--import {module}: {exc}") from None
+        if args.list:
+            for grid in list_grids():
+                print(f"{grid.name:16s} {grid.description}")
+            return 0
+        if not args.grid:
+            raise ValueError("GRID is required (a grid name or file; --list shows the names)")
+        if not args.store:
+            raise ValueError("--store DIR is required")
+        if args.workers is not None and args.workers < 1:
+            raise ValueError(f"--workers must be an integer >= 1, got {args.workers}")
+        configs = grid_configs(args.grid)
+        if args.dry_run:
+            store = ResultStore(args.store, create=False) if Path(args.store).is_dir() else None
+            todo = store.missing(configs) if store is not None else list(configs)
+            chunks = plan_chunks(todo, args.chunk_size) if todo else []
+            print(f"{args.grid}: {len(configs)} runs, {len(configs) - len(todo)} stored, "
+                  f"{len(todo)} to run in {len(chunks)} chunk(s)")
+            return 0
+        report = run_sweep(
+            configs,
+            args.store,
+            workers=args.workers,
+            scheduler=args.scheduler,
+            chunk_size=args.chunk_size,
+            retries=args.retries,
+            threads=args.threads,
+            progress=args.progress,
+        )
+    except (ValueError, TypeError, OSError) as exc:
+        print(f"sweep: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("sweep: interrupted; finished runs are stored, rerun the same command to resume", file=sys.stderr)
+        return 130
+    print(f"{args.grid}: {report.summary()}; store {args.store}")
+    for fail in report.failed:
+        print(f"  FAILED {fail['key']} {fail['config']}: {fail['error']}", file=sys.stderr)
+    return 0 if report.ok else 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
