@@ -337,18 +337,23 @@ def _stack_data(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Unique datasets stacked: X (U*n, I) zero-padded, y (U*n,), member -> dataset offset (M,).
 
-    Members that share a dataset (same tensors) share its storage: a split's strategies
-    all train on their config's data.
+    Members whose data are equal (a config's strategies all train on its training set,
+    often passed as separate copies) share one copy: found by a cheap fingerprint,
+    confirmed by ``torch.equal``.
     """
-    index: dict[tuple[int, int], int] = {}
     uniq: list[tuple[torch.Tensor, torch.Tensor]] = []
+    by_print: dict[tuple, list[int]] = {}
     which = []
     for X, y in data:
-        ident = (id(X), id(y))
-        if ident not in index:
-            index[ident] = len(uniq)
+        fp = (tuple(X.shape), X.dtype, float(X.sum()), float(X[0].sum()), float(y.sum()))
+        for u in by_print.get(fp, []):
+            if torch.equal(uniq[u][0], X) and torch.equal(uniq[u][1], y):
+                which.append(u)
+                break
+        else:
+            by_print.setdefault(fp, []).append(len(uniq))
+            which.append(len(uniq))
             uniq.append((X, y))
-        which.append(index[ident])
     n = uniq[0][0].shape[0]
     device = uniq[0][0].device
     Xs = torch.zeros(len(uniq), n, in_width, dtype=dtype, device=device)
@@ -367,8 +372,11 @@ def _train_stack(
     seeds: Sequence[int],
     *,
     progress: bool,
-) -> list[TrainHistory]:
-    """Train one stack; ``settings`` agree except ``l1`` (checked by the caller's grouping)."""
+) -> tuple[list[TrainHistory], StackedMLP, torch.optim.Optimizer]:
+    """Train one stack; ``settings`` agree except ``l1`` (checked by the caller's grouping).
+
+    Returns the histories and, for inspection, the stack and its optimizer.
+    """
     s0 = settings[0]
     net = StackedMLP(models)
     M = net.M
@@ -413,7 +421,7 @@ def _train_stack(
     net.write_back(models)
     for m in models:
         m.eval()
-    return histories
+    return histories, net, opt
 
 
 def train_ensemble(
@@ -454,7 +462,7 @@ def train_ensemble(
             raise ValueError(f"data[{i}] X must have the model's dtype {model.layers[0].weight.dtype}, got {X.dtype}")
     histories: list[TrainHistory | None] = [None] * n
     for group in ensemble_groups(models, data, settings, max_members=max_members):
-        out = _train_stack(
+        out, _, _ = _train_stack(
             [models[i] for i in group],
             [data[i] for i in group],
             [settings[i] for i in group],

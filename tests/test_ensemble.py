@@ -1,0 +1,230 @@
+"""The batched ensemble trainer equals single-model training, member by member, and keeps masks.
+
+Equivalence is checked in float64, where the only difference between a stacked and a
+single-model step is float reassociation (~1e-16 per step), so trajectories must agree to
+tight tolerances after hundreds of steps; in float32 Adam amplifies rounding near L1's kink
+at zero to steps of size ~lr, so there the losses are compared.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fpe_empirical.ensemble import (
+    StackedMLP,
+    _train_stack,
+    ensemble_compatible,
+    ensemble_groups,
+    train_ensemble,
+)
+from fpe_empirical.models import MLP
+from fpe_empirical.train import TrainSettings, train, train_many
+
+TIGHT = 1e-9  # float64: max |difference| of any parameter or epoch loss after training
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    # these tensors are tiny: a second intra-op thread only adds synchronisation, and on a
+    # loaded 2-core machine 2-thread torch collapsed these tests from 7 s to 130 s
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _model(seed, in_features, hidden, out=1, *, layernorm=False, density=0.6, dtype=torch.float64):
+    torch.manual_seed(seed)
+    m = MLP(in_features, hidden, out, layernorm=layernorm).to(dtype)
+    g = torch.Generator().manual_seed(seed + 1000)
+    for layer in m.layers[:-1]:
+        layer.set_mask(torch.rand(layer.weight.shape, generator=g) < density)
+    return m
+
+
+def _data(seed, n, in_features, out=1, dtype=torch.float64):
+    g = torch.Generator().manual_seed(seed)
+    X = torch.rand(n, in_features, generator=g, dtype=dtype)
+    if out == 1:
+        y = (X[:, : max(1, in_features // 3)].sum(1) > in_features / 6).long()
+    else:
+        y = (X[:, 0] * out).long().clamp(max=out - 1)
+    return X, y
+
+
+def _max_diff(a: MLP, b: MLP) -> float:
+    return max((p - q).abs().max().item() for p, q in zip(a.parameters(), b.parameters()))
+
+
+def _check_equal_to_reference(models, data, settings_, seeds, tol=TIGHT):
+    ref = [copy.deepcopy(m) for m in models]
+    ref_hist = [train(m, X, y, s, seed=seed)[1] for m, (X, y), s, seed in zip(ref, data, settings_, seeds)]
+    hist = train_ensemble(models, data, settings_, seeds)
+    for i, (a, b, ha, hb) in enumerate(zip(ref, models, ref_hist, hist)):
+        assert len(ha.epoch_loss) == len(hb.epoch_loss)
+        assert max((abs(x - y) for x, y in zip(ha.epoch_loss, hb.epoch_loss)), default=0.0) < tol, i
+        assert _max_diff(a, b) < tol, i
+        for la, lb in zip(a.layers, b.layers):
+            assert torch.equal(la.mask, lb.mask)
+        assert not b.training
+
+
+def test_heterogeneous_members_follow_their_own_trajectories():
+    """Members of different input and hidden widths (zero-padded into one stack), masks,
+    datasets, seeds and L1 strengths: each equals ``train.train`` alone after 300 steps."""
+    shapes = [(12, 4), (32, 8), (32, 16), (128, 8), (20, 5), (12, 4)]
+    models = [_model(i, n, h) for i, (n, h) in enumerate(shapes)]
+    data = [_data(100 + i, 240, n) for i, (n, _) in enumerate(shapes)]
+    sets = [TrainSettings(epochs=60, batch_size=50, lr=3e-3, weight_decay=1e-3, l1=1e-3 * (i % 3)) for i in range(6)]
+    assert len(ensemble_groups(models, data, sets)) == 1  # one padded stack
+    _check_equal_to_reference(models, data, sets, seeds=[7, 7, 1, 2, 3, 4])
+
+
+def test_deep_layernorm_multiclass_members():
+    """Deep MLPs with LayerNorm (normalised over each member's real units only) and
+    softmax cross-entropy, padded to common widths."""
+    shapes = [(10, [6, 6, 6]), (16, [8, 4, 8]), (10, [3, 9, 5]), (16, [8, 8, 8])]
+    models = [_model(i, n, h, out=5, layernorm=True) for i, (n, h) in enumerate(shapes)]
+    data = [_data(200 + i, 150, n, out=5) for i, (n, _) in enumerate(shapes)]
+    sets = [TrainSettings(epochs=25, batch_size=40, lr=5e-3, weight_decay=1e-4, l1=1e-4)] * 4
+    _check_equal_to_reference(models, data, sets, seeds=[0, 1, 2, 3])
+
+
+@settings(max_examples=20)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(2, 24),  # in_features
+            st.lists(st.integers(1, 10), min_size=1, max_size=3),  # hidden widths
+            st.floats(0.1, 1.0),  # mask density
+            st.sampled_from([0.0, 1e-3]),  # l1
+        ),
+        min_size=1,
+        max_size=5,
+    ),
+    st.integers(0, 2**16),
+    st.booleans(),
+)
+def test_any_stack_equals_single_training(members, seed, layernorm):
+    """For random member shapes, depths, densities and L1, the stacked trainer reproduces
+    each member's single-model training (few steps, float64, tight tolerance)."""
+    depth = len(members[0][1])
+    models, data, sets = [], [], []
+    for i, (n, hidden, density, l1) in enumerate(members):
+        hidden = (hidden * depth)[:depth]  # one depth per stack class is enough here
+        models.append(_model(seed + i, n, hidden, layernorm=layernorm, density=density))
+        data.append(_data(seed + 50 + i, 37, n))
+        sets.append(TrainSettings(epochs=3, batch_size=10, lr=1e-2, weight_decay=1e-3, l1=l1))
+    _check_equal_to_reference(models, data, sets, seeds=[seed + i for i in range(len(models))])
+
+
+def test_float32_dnf_sized_members_track_reference():
+    """float32, DNF-sized (32 -> 8 and a 50% masked 32 -> 16), 200 steps: epoch losses agree
+    to 1e-4 and every member's masked weights are exactly zero."""
+    models = [_model(i, 32, 8 * (1 + i % 2), density=1.0 if i % 2 == 0 else 0.5, dtype=torch.float32) for i in range(4)]
+    X, y = _data(5, 1000, 32, dtype=torch.float32)
+    s = TrainSettings(epochs=100, batch_size=500, lr=1e-3, weight_decay=1e-4, l1=1e-4)
+    ref = [copy.deepcopy(m) for m in models]
+    ref_hist = [train(m, X, y, s, seed=i)[1] for i, m in enumerate(ref)]
+    hist = train_ensemble(models, [(X, y)] * 4, s, list(range(4)))
+    for a, b, ha, hb in zip(ref, models, ref_hist, hist):
+        assert max(abs(p - q) for p, q in zip(ha.epoch_loss, hb.epoch_loss)) < 1e-4
+        assert ha.epoch_loss[-1] < ha.epoch_loss[0]
+        for layer in b.layers:
+            assert torch.all(layer.weight[~layer.mask] == 0)
+
+
+def test_masks_and_adam_moments_stay_exactly_zero_for_every_member():
+    """After many steps with weight decay and L1, every masked weight and both Adam moments
+    at masked (and padded) positions are exactly zero, in the stack and after write-back."""
+    models = [_model(i, 8 + 4 * i, 3 + i, density=0.3 + 0.1 * i) for i in range(5)]
+    data = [_data(i, 64, 8 + 4 * i) for i in range(5)]
+    s = TrainSettings(epochs=40, batch_size=16, lr=1e-2, weight_decay=1e-2, l1=1e-2)
+    _, net, opt = _train_stack(models, data, [s] * 5, list(range(5)), progress=False)
+    for k, layer in enumerate(net.layers):
+        assert layer.mask is not None
+        off = layer.mask == 0
+        assert torch.all(layer.weight[off] == 0), k
+        state = opt.state[layer.weight]
+        assert torch.all(state["exp_avg"][off] == 0) and torch.all(state["exp_avg_sq"][off] == 0), k
+        assert torch.count_nonzero(state["exp_avg_sq"][~off]) > 0  # the real entries did train
+    for m in models:
+        for layer in m.layers:
+            assert torch.all(layer.weight[~layer.mask] == 0)
+
+
+def test_stack_round_trip_and_padding_is_inert():
+    models = [_model(0, 6, [4, 3], layernorm=True), _model(1, 9, [2, 5], layernorm=True)]
+    net = StackedMLP(models)
+    assert [tuple(layer.weight.shape) for layer in net.layers] == [(2, 4, 9), (2, 5, 4), (2, 1, 5)]
+    x = torch.rand(2, 7, 9, dtype=torch.float64)
+    x[0, :, 6:] = 0  # member 0 has 6 inputs
+    out = net.forward(x)
+    for i, m in enumerate(models):
+        assert torch.allclose(out[i], m(x[i, :, : m.in_features]), atol=1e-12)
+    copies = [copy.deepcopy(m) for m in models]
+    net.write_back(copies)
+    for a, b in zip(models, copies):
+        assert _max_diff(a, b) == 0
+
+
+def test_groups_split_incompatible_members_and_balance_stack_sizes():
+    a = [_model(i, 8, 4) for i in range(5)]
+    data = [_data(0, 40, 8)] * 5
+    s = TrainSettings(epochs=1, batch_size=8)
+    assert ensemble_groups(a, data, [s] * 5, max_members=2) == [[0, 1], [2, 3], [4]]
+    assert [len(g) for g in ensemble_groups(a, data, [s] * 5, max_members=4)] == [3, 2]
+    other = [s, s.replace(lr=2e-3), s, s.replace(l1=1e-3), s]
+    assert sorted(map(sorted, ensemble_groups(a, data, other))) == [[0, 2, 3, 4], [1]]
+    sizes = [_data(0, 40, 8), _data(0, 41, 8)] + data[2:]
+    assert len(ensemble_groups(a, sizes, [s] * 5)) == 2
+    with pytest.raises(ValueError, match="max_members"):
+        ensemble_groups(a, data, [s] * 5, max_members=0)
+
+
+class _Custom(MLP):
+    def forward(self, x):  # not stackable: a different forward
+        return super().forward(x) * 2
+
+
+def test_train_many_backends_agree_and_dispatch():
+    models = [_model(i, 10, 4) for i in range(3)]
+    custom = _Custom(10, 4, 1).double()
+    models.append(custom)
+    data = [_data(i, 60, 10) for i in range(4)]
+    s = TrainSettings(epochs=5, batch_size=16, lr=1e-2, l1=1e-3)
+    loop = [copy.deepcopy(m) for m in models]
+    h_loop = train_many(loop, data, s, [0, 1, 2, 3], backend="loop")
+    auto = [copy.deepcopy(m) for m in models]
+    h_auto = train_many(auto, data, s, [0, 1, 2, 3], backend="auto")
+    for a, b, ha, hb in zip(loop, auto, h_loop, h_auto):
+        assert _max_diff(a, b) < TIGHT
+        assert max(abs(x - y) for x, y in zip(ha.epoch_loss, hb.epoch_loss)) < TIGHT
+    assert ensemble_compatible(custom) is not None
+    with pytest.raises(ValueError, match="cannot be trained in an ensemble"):
+        train_many(models, data, s, [0, 1, 2, 3], backend="ensemble")
+    with pytest.raises(ValueError, match="backend"):
+        train_many(models, data, s, [0, 1, 2, 3], backend="gpu")
+
+
+def test_zero_epochs_and_bad_input():
+    m = _model(0, 5, 3)
+    before = copy.deepcopy(m)
+    X, y = _data(0, 20, 5)
+    (h,) = train_ensemble([m], [(X, y)], TrainSettings(epochs=0), [0])
+    assert h.epoch_loss == [] and _max_diff(m, before) == 0
+    with pytest.raises(ValueError, match="equal lengths"):
+        train_ensemble([m], [(X, y)], TrainSettings(epochs=1), [0, 1])
+    with pytest.raises(ValueError, match="X must have shape"):
+        train_ensemble([m], [(X[:, :4], y)], TrainSettings(epochs=1), [0])
+    with pytest.raises(ValueError, match="y must have shape"):
+        train_ensemble([m], [(X, y[:3])], TrainSettings(epochs=1), [0])
+    with pytest.raises(ValueError, match="dtype"):
+        train_ensemble([m], [(X.float(), y)], TrainSettings(epochs=1), [0])
+    with pytest.raises(ValueError, match="at least one"):
+        StackedMLP([])
