@@ -334,8 +334,12 @@ def train_dnf(config: DNFExperiment, *, backend: str | None = None, progress: bo
 
 @register_runner("dnf")
 def run_dnf(configs) -> list[pd.DataFrame]:
-    """Runner of kind ``"dnf"``: one tidy DataFrame per config (see ``train_dnf_many``)."""
-    return [r.frame for r in train_dnf_many(configs)]
+    """Runner of kind ``"dnf"``: one tidy DataFrame per config (see ``train_dnf_many``).
+
+    Trains with ``backend="auto"``: every phase of every config in one batched ensemble
+    call (``ensemble.py``; equal to the loop up to float reassociation).
+    """
+    return [r.frame for r in train_dnf_many(configs, backend="auto")]
 
 
 # --------------------------------------------------------------------------- save / load
