@@ -117,10 +117,12 @@ def ensemble_groups(
 ) -> list[list[int]]:
     """Partition member indices into stacks.
 
-    Members share a stack when they agree on depth, outputs, norm, bias layout, dtype,
+    Members may share a stack when they agree on depth, outputs, norm, bias layout, dtype,
     device, training-set size and every training setting except ``l1`` (which is per
-    member). Within such a class members are sorted by their widths, so a stack pads as
-    little as possible, and cut into stacks of at most ``max_members``.
+    member). Within such a class members are sorted by size and cut into contiguous
+    stacks of at most ``max_members`` that minimise the modelled time per step,
+    ``sum over stacks of (STEP_OVERHEAD_MACS + members * batch * padded MACs per sample)``:
+    similar widths share a stack, very different ones do not pay for each other's padding.
     """
     if isinstance(max_members, bool) or not isinstance(max_members, int):
         raise TypeError(f"max_members must be an int, got {type(max_members).__name__}")
@@ -131,12 +133,43 @@ def ensemble_groups(
         classes.setdefault(_group_key(model, X, y, s), []).append(i)
     groups = []
     for members in classes.values():
-        members = sorted(members, key=lambda i: (_dims(models[i]), i))
-        n_stacks = math.ceil(len(members) / max_members)
-        # equal-sized stacks (not max, max, ..., remainder): same step count, less padding
-        size = math.ceil(len(members) / n_stacks)
-        groups.extend(members[k : k + size] for k in range(0, len(members), size))
+        dims = {i: (*_dims(models[i]), models[i].out_features) for i in members}
+        members = sorted(members, key=lambda i: (_macs(dims[i]), dims[i], i))
+        batch = min(settings[members[0]].batch_size, int(data[members[0]][0].shape[0]))
+        groups.extend(_partition(members, [dims[i] for i in members], batch, max_members))
     return groups
+
+
+#: Fixed cost of one stacked training step (Python, dispatch of ~30 ops, fused Adam,
+#: masks), expressed as the multiply-adds of matmul work that take as long; merging two
+#: stacks pays when it adds fewer padded multiply-adds per step than this
+#: (benchmarks/bench_ensemble.py measures both sides on this machine).
+STEP_OVERHEAD_MACS = 2.0e7
+
+
+def _macs(dims: Sequence[int]) -> int:
+    """Multiply-adds per sample of a forward pass through widths ``dims``."""
+    return sum(a * b for a, b in zip(dims, dims[1:]))
+
+
+def _partition(members: list[int], dims: list[tuple[int, ...]], batch: int, max_members: int) -> list[list[int]]:
+    """Optimal contiguous cut of the sorted ``members`` under the step-cost model (DP)."""
+    n = len(members)
+    best = [0.0] + [math.inf] * n
+    cut = [0] * (n + 1)
+    for j in range(1, n + 1):
+        width = list(dims[j - 1])
+        for i in range(j - 1, max(0, j - max_members) - 1, -1):
+            width = [max(a, b) for a, b in zip(width, dims[i])]
+            cost = best[i] + STEP_OVERHEAD_MACS + (j - i) * batch * _macs(width)
+            if cost < best[j]:
+                best[j], cut[j] = cost, i
+    out = []
+    j = n
+    while j > 0:
+        out.append(members[cut[j] : j])
+        j = cut[j]
+    return out[::-1]
 
 
 @dataclass

@@ -177,8 +177,15 @@ def test_groups_split_incompatible_members_and_balance_stack_sizes():
     a = [_model(i, 8, 4) for i in range(5)]
     data = [_data(0, 40, 8)] * 5
     s = TrainSettings(epochs=1, batch_size=8)
-    assert ensemble_groups(a, data, [s] * 5, max_members=2) == [[0, 1], [2, 3], [4]]
-    assert [len(g) for g in ensemble_groups(a, data, [s] * 5, max_members=4)] == [3, 2]
+    for cap in (1, 2, 4, 5):
+        groups = ensemble_groups(a, data, [s] * 5, max_members=cap)
+        assert sorted(i for g in groups for i in g) == list(range(5))
+        assert len(groups) == -(-5 // cap) and all(len(g) <= cap for g in groups)
+    # widths far apart are not padded to each other; close ones share a stack
+    wide = [_model(0, 512, 4), _model(1, 512, 5), _model(2, 512, 256), _model(3, 512, 250)]
+    wdata = [_data(0, 1000, 512)] * 4
+    groups = ensemble_groups(wide, wdata, [s.replace(batch_size=500)] * 4)
+    assert sorted(map(sorted, groups)) == [[0, 1], [2, 3]]
     other = [s, s.replace(lr=2e-3), s, s.replace(l1=1e-3), s]
     assert sorted(map(sorted, ensemble_groups(a, data, other))) == [[0, 2, 3, 4], [1]]
     sizes = [_data(0, 40, 8), _data(0, 41, 8)] + data[2:]
