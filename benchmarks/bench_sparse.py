@@ -1,0 +1,229 @@
+"""Sparse inference: does an FPE network cost what its non-zeros cost?
+
+For each width (``IN-H1[-H2..]-OUT``) and alpha, a random-init dense parent MLP is split by
+``fpe_expand`` (same non-zero count) and four ways of running it are timed side by side in
+one process, round-robin, median of ``--repeats`` (>= 5) rounds:
+
+- ``parent``: the dense parent, plain ``nn.Linear`` layers (torch / MKL), same non-zeros;
+- ``fpe``: the FPE network through ``to_sparse`` (our Numba kernels);
+- ``wide``: the FPE network as masked *dense* wide matrices (``nn.Linear`` on ``W * M``);
+- ``csr``: the FPE network with torch CSR weights (``torch.sparse.mm``);
+- ``ours_dense``: the parent through ``to_sparse`` (our kernels on dense layers), for scale.
+
+Timing depends on the sparsity structure only, so the weights are PyTorch's initialisation
+(no training). Ratios are latency / ``parent`` latency at the same batch and thread count.
+Threads: torch gets ``torch.set_num_threads(T)`` and ours ``threads=T``, never at once.
+
+    .venv/bin/python benchmarks/bench_sparse.py                  # paper widths, alpha 2 4 8
+    .venv/bin/python benchmarks/bench_sparse.py --widths 512-256-100 --alphas 4 --threads 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+
+PRESETS = {
+    # DNF case study (paper 3.1): n = 4 C literals, 4-32 hidden neurons, one logit
+    "dnf": ["32-8-1", "64-16-1", "128-32-1"],
+    # CLIP classifiers (paper 3.3): 512-d embeddings, 100 classes
+    "clip": ["512-64-100", "512-256-100", "512-1024-100"],
+}
+
+
+def _parse_args(argv):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--widths", default="dnf,clip",
+                   help="comma list of presets (dnf, clip) and/or IN-H1[-H2..]-OUT widths (default: dnf,clip)")
+    p.add_argument("--alphas", default="2,4,8", help="comma list of expansion factors (default 2,4,8)")
+    p.add_argument("--batches", default="1,256", help="comma list of batch sizes (default 1,256)")
+    p.add_argument("--threads", default="1,2", help="comma list of thread counts (default 1,2)")
+    p.add_argument("--strategy", default="random", help="fpe_expand strategy (default random)")
+    p.add_argument("--layers", default="first", help="fpe_expand layers: first or alternate (default first)")
+    p.add_argument("--layernorm", action="store_true", help="LayerNorm before each activation")
+    p.add_argument("--repeats", type=int, default=7, help="rounds, median reported (>= 5, default 7)")
+    p.add_argument("--min-time", type=float, default=0.004,
+                   help="seconds each timed sample lasts at least (calls are repeated; default 0.004)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", default=None, help="also write the rows as JSON to this path")
+    args = p.parse_args(argv)
+
+    def ints(name, text, lo):
+        try:
+            vals = [int(v) for v in text.split(",") if v.strip()]
+        except ValueError:
+            raise ValueError(f"--{name} must be a comma list of integers, got {text!r}") from None
+        if not vals or min(vals) < lo:
+            raise ValueError(f"--{name} must list integers >= {lo}, got {text!r}")
+        return vals
+
+    args.alphas = ints("alphas", args.alphas, 2)
+    args.batches = ints("batches", args.batches, 1)
+    args.threads = ints("threads", args.threads, 1)
+    if args.repeats < 5:
+        raise ValueError(f"--repeats must be >= 5, got {args.repeats}")
+    if not args.min_time > 0:
+        raise ValueError(f"--min-time must be > 0, got {args.min_time}")
+    widths = []
+    for item in args.widths.split(","):
+        item = item.strip()
+        if item in PRESETS:
+            widths += PRESETS[item]
+        elif item:
+            parts = item.split("-")
+            if len(parts) < 3 or not all(s.isdigit() and int(s) >= 1 for s in parts):
+                raise ValueError(f"--widths entries must be a preset {sorted(PRESETS)} or IN-H1[-H2..]-OUT, got {item!r}")
+            widths.append(item)
+    if not widths:
+        raise ValueError("--widths must name at least one network")
+    args.widths = widths
+    return args
+
+
+def _median_time(fn, min_time: float) -> float:
+    """Seconds per call: calls repeated until ``min_time`` has passed (one sample)."""
+    n = 1
+    while True:
+        t0 = time.perf_counter()
+        for _ in range(n):
+            fn()
+        dt = time.perf_counter() - t0
+        if dt >= min_time:
+            return dt / n
+        n = max(n * 2, int(n * min_time / max(dt, 1e-7) * 1.2))
+
+
+def _torch_dense(model):
+    """``model`` as plain nn.Linear layers (effective weights; no mask multiply per call)."""
+    import torch.nn.functional as F
+
+    lins = [layer.to_linear().eval() for layer in model.layers]
+    norms = list(model.norms)
+
+    def run(x):
+        for lin, norm in zip(lins[:-1], norms):
+            x = F.relu(norm(lin(x)))
+        return lins[-1](x)
+
+    return run
+
+
+def _torch_csr(model):
+    import torch
+    import torch.nn.functional as F
+
+    Ws = [layer.masked_weight().detach().to_sparse_csr() for layer in model.layers]
+    bs = [layer.bias.detach() for layer in model.layers]
+    norms = list(model.norms)
+
+    def run(x):
+        for i in range(len(Ws)):
+            x = torch.sparse.mm(Ws[i], x.T).T + bs[i]
+            if i < len(Ws) - 1:
+                x = F.relu(norms[i](x))
+        return x
+
+    return run
+
+
+def _bytes_dense(model) -> int:
+    return sum(p.numel() * p.element_size() for p in model.parameters())
+
+
+def main(argv=None) -> int:
+    try:
+        args = _parse_args(argv)
+    except (ValueError, TypeError) as e:
+        print(f"bench_sparse: error: {e}", file=sys.stderr)
+        return 2
+    except SystemExit as e:  # argparse: usage error already printed
+        return 2 if e.code else 0
+
+    import numpy as np
+    import torch
+
+    from fpe_empirical import MLP, count_nonzero, fpe_expand, to_sparse
+
+    load_before = os.getloadavg()
+    rows = []
+    header = (
+        "| net | alpha | batch | thr | parent us | fpe/parent | wide/parent | csr/parent | ours_dense/parent "
+        "| bytes parent / fpe / wide |"
+    )
+    print(f"# load average before: {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f} "
+          f"(cores: {os.cpu_count()})", flush=True)
+    print(header)
+    print("|" + "---|" * 10)
+    torch.manual_seed(args.seed)
+    for spec in args.widths:
+        dims = [int(s) for s in spec.split("-")]
+        torch.manual_seed(args.seed)
+        parent = MLP(dims[0], dims[1:-1], dims[-1], layernorm=args.layernorm).eval()
+        for alpha in args.alphas:
+            try:
+                fpe = fpe_expand(parent, alpha, strategy=args.strategy, seed=args.seed, layers=args.layers).eval()
+            except ValueError as e:
+                print(f"| {spec} | {alpha} | skipped: {e} |", flush=True)
+                continue
+            assert count_nonzero(fpe) == count_nonzero(parent)
+            with torch.inference_mode():
+                runs = {
+                    "parent": _torch_dense(parent),
+                    "wide": _torch_dense(fpe),
+                    "csr": _torch_csr(fpe),
+                }
+            sp_fpe = to_sparse(fpe)
+            sp_parent = to_sparse(parent)
+            bytes_parent, bytes_fpe, bytes_wide = _bytes_dense(parent), sp_fpe.nbytes, _bytes_dense(fpe)
+            for batch in args.batches:
+                x = torch.randn(batch, dims[0])
+                # correctness before timing
+                with torch.inference_mode():
+                    ref = runs["wide"](x)
+                    np.testing.assert_allclose(sp_fpe(x).numpy(), ref.numpy(), rtol=1e-4, atol=1e-4)
+                    np.testing.assert_allclose(runs["csr"](x).numpy(), ref.numpy(), rtol=1e-4, atol=1e-4)
+                for threads in args.threads:
+                    sp_fpe.threads = threads
+                    sp_parent.threads = threads
+                    fns = {
+                        "parent": lambda: runs["parent"](x),
+                        "fpe": lambda: sp_fpe(x),
+                        "wide": lambda: runs["wide"](x),
+                        "csr": lambda: runs["csr"](x),
+                        "ours_dense": lambda: sp_parent(x),
+                    }
+                    samples = {k: [] for k in fns}
+                    torch.set_num_threads(threads)
+                    with torch.inference_mode():
+                        for fn in fns.values():  # warm-up (compile, caches)
+                            fn()
+                        for _ in range(args.repeats):  # round-robin
+                            for k, fn in fns.items():
+                                samples[k].append(_median_time(fn, args.min_time))
+                    med = {k: statistics.median(v) for k, v in samples.items()}
+                    ratio = {k: med[k] / med["parent"] for k in med}
+                    row = dict(net=spec, alpha=alpha, batch=batch, threads=threads,
+                               us={k: v * 1e6 for k, v in med.items()}, ratio=ratio,
+                               bytes=dict(parent=bytes_parent, fpe=bytes_fpe, wide=bytes_wide),
+                               nonzero=count_nonzero(parent), kinds=[layer.kind for layer in sp_fpe.layers])
+                    rows.append(row)
+                    print(
+                        f"| {spec} | {alpha} | {batch} | {threads} | {med['parent'] * 1e6:.1f} | "
+                        f"{ratio['fpe']:.2f} | {ratio['wide']:.2f} | {ratio['csr']:.2f} | {ratio['ours_dense']:.2f} | "
+                        f"{bytes_parent} / {bytes_fpe} / {bytes_wide} |",
+                        flush=True,
+                    )
+    load_after = os.getloadavg()
+    print(f"# load average after: {load_after[0]:.2f} {load_after[1]:.2f} {load_after[2]:.2f}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(dict(rows=rows, load_before=load_before, load_after=load_after, argv=sys.argv[1:]), f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,455 @@
+"""Numba kernels of sparse inference (``sparse.py``), and the plain NumPy reference.
+
+Runtime format ("packed", a sliced ELL with slice height ``R = 4``): the output rows of a
+layer, sorted by fan-in (descending, stable), are cut into groups of ``R`` rows; group ``g``
+has width ``w_g = gptr[g+1] - gptr[g]``, the largest fan-in among its rows, and row ``r``
+of the group holds its entries at ``vals[R*gptr[g] + r*w_g + k]`` / ``idx[...]`` for
+``k < w_g`` (flat arrays, each row contiguous). Short rows are padded with value 0 at a
+valid index (the row's last index), so the padding reads memory but adds exact zeros.
+``perm[g*R + r]`` is the output row that packed row holds (``-1`` for the rows that fill
+the last group).
+
+Two kernel families:
+
+- **tiled** (batch >= 16): activations in a blocked, transposed layout ``(nb, features, TB)``
+  (``TB`` batch columns per tile, padded with zeros). Each gathered input row ``X[b, i]`` is
+  a contiguous ``TB``-vector, so one non-zero costs one vector FMA
+  ``acc_r += v * X[b, i, :]``; the ``R * TB`` accumulators live in registers (stack arrays
+  that LLVM promotes, via the ``_stack`` intrinsic), so time is proportional to
+  ``(nnz + padding) * batch``. ``TB`` is 16, 32 or 64 (4 to 16 AVX-512 registers).
+- **rows** (batch < 16): activations ``(batch, features)``; per group and sample, ``R``
+  scalar accumulators over the group's entries (time ``(nnz + padding) * batch``).
+
+Dense layers (a weight with few zeros) keep the weight ``(ng*R, in)`` (rows padded to a
+multiple of ``R``) and no index: the ``R`` rows of a group share each loaded input row.
+
+All kernels take a task range ``lo .. hi`` and write disjoint outputs, so the caller can run
+ranges on several threads (``nogil``) and get identical results for any thread count.
+``fastmath`` allows contraction and reassociation only (no ``nnan``/``ninf``: NaN and inf
+propagate as in torch).
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
+from llvmlite import ir
+
+__all__ = [
+    "R",
+    "TILE_WIDTHS",
+    "tiled_kernel",
+    "tiled_dense_kernel",
+    "tiled_layernorm",
+    "rows_kernel",
+    "rows_dense_kernel",
+    "rows_layernorm",
+    "to_blocked",
+    "from_blocked",
+    "reference_forward",
+]
+
+R = 4  # rows per group (slice height)
+TILE_WIDTHS = (16, 32, 64)
+_FM = {"contract", "reassoc", "nsz", "arcp"}
+
+
+@intrinsic
+def _stack(typingctx, like, size):
+    """A pointer to ``size`` (a literal int) uninitialised elements of ``like.dtype`` on the stack.
+
+    The alloca sits in the function's entry block, so after the constant-trip inner loops
+    are vectorised LLVM keeps the accumulators in registers (a heap ``np.empty`` would
+    force a load and a store per FMA).
+    """
+    if not isinstance(size, types.IntegerLiteral) or not isinstance(like, types.Array):
+        return None
+    n = size.literal_value
+    dtype = like.dtype
+
+    def codegen(context, builder, sig, args):
+        return cgutils.alloca_once(builder, context.get_value_type(dtype), size=n)
+
+    return types.CPointer(dtype)(like, size), codegen
+
+
+def _shuffle(builder, a, b, mask):
+    return builder.shuffle_vector(a, b, ir.Constant(ir.VectorType(ir.IntType(32), len(mask)), mask))
+
+
+@intrinsic
+def _transpose8(typingctx, src, dst, src_off, src_stride, dst_off, dst_stride):
+    """Transpose one 8x8 float32 block: ``dst[dst_off + j*dst_stride + i] = src[src_off + i*src_stride + j]``.
+
+    ``src``, ``dst``: flat C arrays; offsets and strides in elements. Eight vector loads,
+    24 lane shuffles (unpack, shuffle, 128-bit permute), eight vector stores: about four
+    times faster than scalar copies, and the blocked layout needs one per layer input.
+    """
+    if not (
+        isinstance(src, types.Array)
+        and isinstance(dst, types.Array)
+        and src.dtype == types.float32
+        and dst.dtype == types.float32
+    ):
+        return None
+    sig = types.void(src, dst, types.int64, types.int64, types.int64, types.int64)
+
+    def codegen(context, builder, sig, args):
+        s = context.make_array(sig.args[0])(context, builder, args[0])
+        d = context.make_array(sig.args[1])(context, builder, args[1])
+        i64 = ir.IntType(64)
+        vty = ir.VectorType(ir.FloatType(), 8)
+        rows = []
+        for i in range(8):
+            off = builder.add(args[2], builder.mul(args[3], ir.Constant(i64, i)))
+            ptr = builder.bitcast(builder.gep(s.data, [off]), vty.as_pointer())
+            rows.append(builder.load(ptr, align=4))
+        t = []  # interleave row pairs within 128-bit lanes
+        for i in range(0, 8, 2):
+            t.append(_shuffle(builder, rows[i], rows[i + 1], [0, 8, 1, 9, 4, 12, 5, 13]))
+            t.append(_shuffle(builder, rows[i], rows[i + 1], [2, 10, 3, 11, 6, 14, 7, 15]))
+        u = []  # pairs of pairs: u[j] (rows 0-3) / u[4+j] (rows 4-7) hold columns j and j+4
+        for base in (0, 4):
+            lo_a, hi_a, lo_b, hi_b = t[base], t[base + 1], t[base + 2], t[base + 3]
+            u.append(_shuffle(builder, lo_a, lo_b, [0, 1, 8, 9, 4, 5, 12, 13]))
+            u.append(_shuffle(builder, lo_a, lo_b, [2, 3, 10, 11, 6, 7, 14, 15]))
+            u.append(_shuffle(builder, hi_a, hi_b, [0, 1, 8, 9, 4, 5, 12, 13]))
+            u.append(_shuffle(builder, hi_a, hi_b, [2, 3, 10, 11, 6, 7, 14, 15]))
+        cols = [None] * 8
+        for j in range(4):  # join the 128-bit halves
+            cols[j] = _shuffle(builder, u[j], u[4 + j], [0, 1, 2, 3, 8, 9, 10, 11])
+            cols[j + 4] = _shuffle(builder, u[j], u[4 + j], [4, 5, 6, 7, 12, 13, 14, 15])
+        for j in range(8):
+            off = builder.add(args[4], builder.mul(args[5], ir.Constant(i64, j)))
+            ptr = builder.bitcast(builder.gep(d.data, [off]), vty.as_pointer())
+            builder.store(cols[j], ptr, align=4)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@njit(cache=True, nogil=True)
+def _to_blocked_f32(X, h):
+    B, n = X.shape
+    nb, _, TB = h.shape
+    xf = X.reshape(-1)
+    hf = h.reshape(-1)
+    full = B // TB
+    n8 = n - n % 8
+    for b in range(full):
+        for i0 in range(0, n8, 8):
+            for t0 in range(0, TB, 8):
+                _transpose8(xf, hf, (b * TB + t0) * n + i0, n, (b * n + i0) * TB + t0, TB)
+        for i in range(n8, n):
+            for t in range(TB):
+                h[b, i, t] = X[b * TB + t, i]
+    for b in range(full, nb):
+        for i in range(n):
+            for t in range(TB):
+                s = b * TB + t
+                h[b, i, t] = X[s, i] if s < B else 0
+
+
+@njit(cache=True, nogil=True)
+def _from_blocked_f32(h, Y):
+    B, n = Y.shape
+    nb, _, TB = h.shape
+    yf = Y.reshape(-1)
+    hf = h.reshape(-1)
+    full = B // TB
+    n8 = n - n % 8
+    for b in range(full):
+        for j0 in range(0, n8, 8):
+            for t0 in range(0, TB, 8):
+                _transpose8(hf, yf, (b * n + j0) * TB + t0, TB, (b * TB + t0) * n + j0, n)
+        for j in range(n8, n):
+            for t in range(TB):
+                Y[b * TB + t, j] = h[b, j, t]
+    for b in range(full, nb):
+        for j in range(n):
+            for t in range(B - b * TB):
+                Y[b * TB + t, j] = h[b, j, t]
+
+
+@njit(cache=True, nogil=True)
+def _to_blocked_any(X, h):
+    B, n = X.shape
+    nb, _, TB = h.shape
+    for b in range(nb):
+        for i in range(n):
+            for t in range(TB):
+                s = b * TB + t
+                h[b, i, t] = X[s, i] if s < B else 0
+
+
+@njit(cache=True, nogil=True)
+def _from_blocked_any(h, Y):
+    B, n = Y.shape
+    TB = h.shape[2]
+    for s in range(B):
+        b = s // TB
+        t = s - b * TB
+        for j in range(n):
+            Y[s, j] = h[b, j, t]
+
+
+def to_blocked(X: np.ndarray, h: np.ndarray) -> None:
+    """``h[b, i, t] = X[b*TB + t, i]`` (0 past the batch): ``X (B, n)`` C -> ``h (nb, n, TB)``."""
+    (_to_blocked_f32 if X.dtype == np.float32 else _to_blocked_any)(X, h)
+
+
+def from_blocked(h: np.ndarray, Y: np.ndarray) -> None:
+    """``Y[s, j] = h[s // TB, j, s % TB]``: ``h (nb, n, TB)`` -> ``Y (B, n)`` C."""
+    (_from_blocked_f32 if Y.dtype == np.float32 else _from_blocked_any)(h, Y)
+
+
+@njit(inline="always")
+def _store(y_row, acc, relu, tb):
+    if relu:
+        for t in range(tb):
+            a = acc[t]
+            y_row[t] = a if (a > 0 or a != a) else 0
+    else:
+        for t in range(tb):
+            y_row[t] = acc[t]
+
+
+def _make_tiled(TB: int):
+    @njit(cache=True, nogil=True, fastmath=_FM)
+    def kernel(gptr, vals, idx, bias, perm, X, Y, relu, lo, hi):
+        # gptr (ng+1,) int64; vals, idx flat (R*K,); bias (ng, R); perm (ng*R,) int64
+        # X (nb, in, TB), Y (nb, out, TB); tasks t = b * ng + g
+        ng = gptr.shape[0] - 1
+        for task in range(lo, hi):
+            b = task // ng
+            g = task - b * ng
+            Xb = X[b]
+            a0 = numba.carray(_stack(vals, TB), TB)
+            a1 = numba.carray(_stack(vals, TB), TB)
+            a2 = numba.carray(_stack(vals, TB), TB)
+            a3 = numba.carray(_stack(vals, TB), TB)
+            c0 = bias[g, 0]
+            c1 = bias[g, 1]
+            c2 = bias[g, 2]
+            c3 = bias[g, 3]
+            for t in range(TB):
+                a0[t] = c0
+                a1[t] = c1
+                a2[t] = c2
+                a3[t] = c3
+            w = gptr[g + 1] - gptr[g]
+            r0 = 4 * gptr[g]
+            r1 = r0 + w
+            r2 = r1 + w
+            r3 = r2 + w
+            for k in range(w):
+                v0 = vals[r0 + k]
+                v1 = vals[r1 + k]
+                v2 = vals[r2 + k]
+                v3 = vals[r3 + k]
+                x0 = Xb[idx[r0 + k]]
+                x1 = Xb[idx[r1 + k]]
+                x2 = Xb[idx[r2 + k]]
+                x3 = Xb[idx[r3 + k]]
+                for t in range(TB):
+                    a0[t] += v0 * x0[t]
+                    a1[t] += v1 * x1[t]
+                    a2[t] += v2 * x2[t]
+                    a3[t] += v3 * x3[t]
+            base = g * 4
+            if perm[base] >= 0:
+                _store(Y[b, perm[base]], a0, relu, TB)
+            if perm[base + 1] >= 0:
+                _store(Y[b, perm[base + 1]], a1, relu, TB)
+            if perm[base + 2] >= 0:
+                _store(Y[b, perm[base + 2]], a2, relu, TB)
+            if perm[base + 3] >= 0:
+                _store(Y[b, perm[base + 3]], a3, relu, TB)
+
+    return kernel
+
+
+def _make_tiled_dense(TB: int):
+    @njit(cache=True, nogil=True, fastmath=_FM)
+    def kernel(W, bias, perm, X, Y, relu, lo, hi):
+        # W (ng*R, in); bias (ng, R); perm (ng*R,); X (nb, in, TB); Y (nb, out, TB)
+        ng = W.shape[0] // 4
+        n_in = W.shape[1]
+        for task in range(lo, hi):
+            b = task // ng
+            g = task - b * ng
+            Xb = X[b]
+            w0 = W[4 * g]
+            w1 = W[4 * g + 1]
+            w2 = W[4 * g + 2]
+            w3 = W[4 * g + 3]
+            a0 = numba.carray(_stack(W, TB), TB)
+            a1 = numba.carray(_stack(W, TB), TB)
+            a2 = numba.carray(_stack(W, TB), TB)
+            a3 = numba.carray(_stack(W, TB), TB)
+            c0 = bias[g, 0]
+            c1 = bias[g, 1]
+            c2 = bias[g, 2]
+            c3 = bias[g, 3]
+            for t in range(TB):
+                a0[t] = c0
+                a1[t] = c1
+                a2[t] = c2
+                a3[t] = c3
+            for k in range(n_in):
+                v0 = w0[k]
+                v1 = w1[k]
+                v2 = w2[k]
+                v3 = w3[k]
+                x = Xb[k]
+                for t in range(TB):
+                    a0[t] += v0 * x[t]
+                    a1[t] += v1 * x[t]
+                    a2[t] += v2 * x[t]
+                    a3[t] += v3 * x[t]
+            base = g * 4
+            if perm[base] >= 0:
+                _store(Y[b, perm[base]], a0, relu, TB)
+            if perm[base + 1] >= 0:
+                _store(Y[b, perm[base + 1]], a1, relu, TB)
+            if perm[base + 2] >= 0:
+                _store(Y[b, perm[base + 2]], a2, relu, TB)
+            if perm[base + 3] >= 0:
+                _store(Y[b, perm[base + 3]], a3, relu, TB)
+
+    return kernel
+
+
+def _make_tiled_layernorm(TB: int):
+    @njit(cache=True, nogil=True, fastmath=_FM)
+    def kernel(Y, gamma, beta, eps, relu, lo, hi):
+        # Y (nb, out, TB) in place: LayerNorm over ``out`` for every column, then ReLU
+        n = Y.shape[1]
+        for b in range(lo, hi):
+            Yb = Y[b]
+            mean = numba.carray(_stack(Y, TB), TB)
+            var = numba.carray(_stack(Y, TB), TB)
+            for t in range(TB):
+                mean[t] = 0
+                var[t] = 0
+            for j in range(n):
+                y = Yb[j]
+                for t in range(TB):
+                    mean[t] += y[t]
+            for t in range(TB):
+                mean[t] /= n
+            for j in range(n):
+                y = Yb[j]
+                for t in range(TB):
+                    d = y[t] - mean[t]
+                    var[t] += d * d
+            for t in range(TB):
+                # biased variance, as torch.nn.LayerNorm
+                var[t] = 1 / np.sqrt(var[t] / n + eps)
+            for j in range(n):
+                y = Yb[j]
+                gj = gamma[j]
+                bj = beta[j]
+                for t in range(TB):
+                    v = (y[t] - mean[t]) * var[t] * gj + bj
+                    if relu:
+                        v = v if (v > 0 or v != v) else 0
+                    y[t] = v
+
+    return kernel
+
+
+tiled_kernel = {tb: _make_tiled(tb) for tb in TILE_WIDTHS}
+tiled_dense_kernel = {tb: _make_tiled_dense(tb) for tb in TILE_WIDTHS}
+tiled_layernorm = {tb: _make_tiled_layernorm(tb) for tb in TILE_WIDTHS}
+
+
+@njit(cache=True, nogil=True, fastmath=_FM)
+def rows_kernel(gptr, vals, idx, bias, perm, X, Y, relu, lo, hi):
+    """Small batch: ``X (B, in)``, ``Y (B, out)``; tasks are groups ``g`` in ``lo .. hi``."""
+    B = X.shape[0]
+    for g in range(lo, hi):
+        w = gptr[g + 1] - gptr[g]
+        for r in range(4):
+            row = perm[4 * g + r]
+            if row < 0:
+                continue
+            start = 4 * gptr[g] + r * w
+            v = vals[start : start + w]
+            ix = idx[start : start + w]
+            c = bias[g, r]
+            for s in range(B):
+                x = X[s]
+                a = c
+                for k in range(w):
+                    a += v[k] * x[ix[k]]
+                if relu:
+                    a = a if (a > 0 or a != a) else 0
+                Y[s, row] = a
+
+
+@njit(cache=True, nogil=True, fastmath=_FM)
+def rows_dense_kernel(W, bias, perm, X, Y, relu, lo, hi):
+    """Small batch, dense layer ``W (ng*R, in)``; tasks are groups."""
+    B = X.shape[0]
+    n_in = W.shape[1]
+    for g in range(lo, hi):
+        for r in range(4):
+            row = perm[4 * g + r]
+            if row < 0:
+                continue
+            wr = W[4 * g + r]
+            c = bias[g, r]
+            for s in range(B):
+                x = X[s]
+                a = c
+                for k in range(n_in):
+                    a += wr[k] * x[k]
+                if relu:
+                    a = a if (a > 0 or a != a) else 0
+                Y[s, row] = a
+
+
+@njit(cache=True, nogil=True, fastmath=_FM)
+def rows_layernorm(Y, gamma, beta, eps, relu, lo, hi):
+    """Small batch: LayerNorm over the last axis of ``Y (B, out)`` in place, then ReLU."""
+    n = Y.shape[1]
+    for s in range(lo, hi):
+        y = Y[s]
+        mean = 0.0
+        for j in range(n):
+            mean += y[j]
+        mean /= n
+        var = 0.0
+        for j in range(n):
+            d = y[j] - mean
+            var += d * d
+        rstd = 1 / np.sqrt(var / n + eps)
+        for j in range(n):
+            v = (y[j] - mean) * rstd * gamma[j] + beta[j]
+            if relu:
+                v = v if (v > 0 or v != v) else 0
+            y[j] = v
+
+
+def reference_forward(layers, x: np.ndarray) -> np.ndarray:
+    """Plain NumPy forward pass the kernels are tested against (float64 accumulation).
+
+    ``layers``: sequence of ``(W, b, norm, relu)`` with ``W (out, in)`` dense effective
+    weight, ``b (out,)``, ``norm`` None or ``(gamma, beta, eps)``.
+    ``h = x @ W.T + b``; then LayerNorm (biased variance) if ``norm``; then ReLU if ``relu``.
+    """
+    h = np.asarray(x, dtype=np.float64)
+    for W, b, norm, relu in layers:
+        h = h @ np.asarray(W, dtype=np.float64).T + np.asarray(b, dtype=np.float64)
+        if norm is not None:
+            gamma, beta, eps = norm
+            mu = h.mean(axis=-1, keepdims=True)
+            var = ((h - mu) ** 2).mean(axis=-1, keepdims=True)
+            h = (h - mu) / np.sqrt(var + eps) * gamma + beta
+        if relu:
+            h = np.maximum(h, 0)
+    return h
