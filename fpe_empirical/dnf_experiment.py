@@ -249,7 +249,7 @@ def _row(config: DNFExperiment, strategy: str, model: MLP, ds: DNFDataset, extra
         "clause_size": config.clause_size,
         "n_literals": config.n_literals,
         "hidden": config.hidden,
-        "alpha": config.alpha if strategy != "dense" else 1,
+        "alpha": config.alpha,
         "train_accuracy": model.accuracy(ds.X_train, ds.y_train),
         "test_accuracy": model.accuracy(ds.X_test, ds.y_test),
         "nonzero": count_nonzero(model),

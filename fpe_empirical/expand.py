@@ -71,6 +71,7 @@ __all__ = [
     "split_layer_indices",
     "partition_inputs",
     "gram_groups",
+    "silhouette",
     "STRATEGIES",
     "LAYER_SCHEMES",
 ]
@@ -227,6 +228,34 @@ def _cosine_distance_rows(G: np.ndarray) -> np.ndarray:
     return D
 
 
+def silhouette(D: np.ndarray, labels: np.ndarray) -> float:
+    """Mean silhouette ``(b_i - a_i) / max(a_i, b_i)`` on a precomputed distance matrix ``D``.
+
+    ``a_i``: mean distance to the other members of i's cluster; ``b_i``: the smallest mean
+    distance to another cluster; ``s_i = 0`` for singletons (sklearn's convention, which this
+    matches; it is O(n^2) per call via per-cluster column sums).
+    """
+    n = D.shape[0]
+    order = np.argsort(labels, kind="stable")
+    lab = labels[order]
+    starts = np.flatnonzero(np.r_[True, lab[1:] != lab[:-1]])
+    if starts.size < 2 or starts.size >= n:
+        raise ValueError(f"silhouette needs 2 <= clusters <= n - 1, got {starts.size} for n = {n}")
+    sizes = np.diff(np.r_[starts, n])
+    sums = np.add.reduceat(D[:, order], starts, axis=1)  # (n, k) distance sum to each cluster
+    own = np.searchsorted(starts, np.searchsorted(lab, labels, side="left"))
+    rows = np.arange(n)
+    own_size = sizes[own]
+    a = np.divide(sums[rows, own], own_size - 1, out=np.zeros(n), where=own_size > 1)
+    mean_other = sums / sizes
+    mean_other[rows, own] = np.inf
+    b = mean_other.min(axis=1)
+    denom = np.maximum(a, b)
+    s = np.divide(b - a, denom, out=np.zeros(n), where=denom > 0)
+    s[own_size == 1] = 0.0
+    return float(s.mean())
+
+
 def gram_groups(weight: torch.Tensor | np.ndarray, alpha: int, n_clusters: int | None = None) -> list[np.ndarray]:
     """Input groups for the ``"gram"`` split of a layer with effective weight ``weight`` (out, in).
 
@@ -238,7 +267,6 @@ def gram_groups(weight: torch.Tensor | np.ndarray, alpha: int, n_clusters: int |
     """
     from scipy.cluster.hierarchy import fcluster, linkage
     from scipy.spatial.distance import squareform
-    from sklearn.metrics import silhouette_score
 
     W = weight.detach().double().cpu().numpy() if torch.is_tensor(weight) else np.asarray(weight, dtype=np.float64)
     n = W.shape[1]
@@ -256,7 +284,7 @@ def gram_groups(weight: torch.Tensor | np.ndarray, alpha: int, n_clusters: int |
                 lab = fcluster(Z, t=k, criterion="maxclust")
                 if np.unique(lab).size < 2:
                     continue
-                score = silhouette_score(D, lab, metric="precomputed")
+                score = silhouette(D, lab)
                 if score > best + 1e-12:
                     best, labels = score, lab
             if labels is None:  # every cut gave one cluster (all rows identical)

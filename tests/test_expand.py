@@ -417,3 +417,18 @@ def test_budget_unreachable_on_tiny_layernorm_model():
     output copies) but only 7 weights are prunable, so the count cannot be kept."""
     with pytest.raises(ValueError, match="cannot keep the non-zero count"):
         fpe_expand(make_mlp(4, 1, 1, layernorm=True), 3)
+
+
+def test_silhouette_matches_sklearn():
+    """Our O(n^2) silhouette equals sklearn's silhouette_score(metric='precomputed')."""
+    from sklearn.metrics import silhouette_score
+
+    from fpe_empirical.expand import silhouette
+
+    rng = np.random.default_rng(0)
+    for n, k in [(10, 3), (50, 7), (200, 40), (30, 29)]:
+        X = rng.standard_normal((n, 4))
+        D = np.sqrt(((X[:, None] - X[None]) ** 2).sum(-1))
+        lab = np.arange(n) % k  # every cluster non-empty, singletons included when k is large
+        rng.shuffle(lab)
+        assert silhouette(D, lab) == pytest.approx(silhouette_score(D, lab, metric="precomputed"), abs=1e-12)
