@@ -1,13 +1,16 @@
 """Numba kernels of sparse inference (``sparse.py``), and the plain NumPy reference.
 
-Runtime format ("packed", a sliced ELL with slice height ``R = 4``): the output rows of a
-layer, sorted by fan-in (descending, stable), are cut into groups of ``R`` rows; group ``g``
-has width ``w_g = gptr[g+1] - gptr[g]``, the largest fan-in among its rows, and row ``r``
-of the group holds its entries at ``vals[R*gptr[g] + r*w_g + k]`` / ``idx[...]`` for
-``k < w_g`` (flat arrays, each row contiguous). Short rows are padded with value 0 at a
-valid index (the row's last index), so the padding reads memory but adds exact zeros.
-``perm[g*R + r]`` is the output row that packed row holds (``-1`` for the rows that fill
-the last group).
+Runtime format ("packed", a sliced ELL with slice height ``R = 4``, blocked by input
+chunks): the output rows of a layer, sorted by fan-in (descending, stable), are cut into
+groups of ``R`` rows, and the inputs into ``C`` chunks of ``KC`` consecutive features (one
+chunk unless the layer is wider than ``KC``). Block ``(g, c)`` has width
+``w = goff[g*C+c+1] - goff[g*C+c]``, the most entries any row of group ``g`` has in chunk
+``c``; row ``r`` of the group holds them at ``vals[R*goff[g*C+c] + r*w + k]`` / ``idx[...]``
+for ``k < w`` (flat arrays, each row contiguous, indices absolute). Short rows are padded
+with value 0 at a valid index (the row's last index), so the padding reads memory but adds
+exact zeros. ``perm[g*R + r]`` is the output row that packed row holds (``-1`` for the rows
+that fill the last group). Chunks keep the input rows one block reads within ``KC`` rows
+(``KC * TB * 4`` bytes, L2-resident) when a layer has thousands of inputs (a wide head).
 
 Two kernel families:
 
@@ -40,6 +43,7 @@ from llvmlite import ir
 
 __all__ = [
     "R",
+    "KC",
     "TILE_WIDTHS",
     "tiled_kernel",
     "tiled_dense_kernel",
@@ -53,6 +57,7 @@ __all__ = [
 ]
 
 R = 4  # rows per group (slice height)
+KC = 1024  # inputs per chunk: a chunk of a 64-sample tile is 256 KiB
 TILE_WIDTHS = (16, 32, 64)
 _FM = {"contract", "reassoc", "nsz", "arcp"}
 
@@ -207,6 +212,23 @@ def from_blocked(h: np.ndarray, Y: np.ndarray) -> None:
 
 
 @njit(inline="always")
+def _fill(acc, value, tb):
+    for t in range(tb):
+        acc[t] = value
+
+
+@njit(inline="always")
+def _load(acc, Yb, row, tb):
+    if row >= 0:
+        y = Yb[row]
+        for t in range(tb):
+            acc[t] = y[t]
+    else:  # a filler row: its sums are never stored
+        for t in range(tb):
+            acc[t] = 0
+
+
+@njit(inline="always")
 def _store(y_row, acc, relu, tb):
     if relu:
         for t in range(tb):
@@ -219,55 +241,76 @@ def _store(y_row, acc, relu, tb):
 
 def _make_tiled(TB: int):
     @njit(cache=True, nogil=True, fastmath=_FM)
-    def kernel(gptr, vals, idx, bias, perm, X, Y, relu, lo, hi):
-        # gptr (ng+1,) int64; vals, idx flat (R*K,); bias (ng, R); perm (ng*R,) int64
-        # X (nb, in, TB), Y (nb, out, TB); tasks t = b * ng + g
-        ng = gptr.shape[0] - 1
-        for task in range(lo, hi):
+    def kernel(goff, n_chunks, vals, idx, bias, perm, X, Y, relu, lo, hi):
+        # goff (ng*C+1,) int64; vals, idx flat; bias (ng, R); perm (ng*R,) int64
+        # X (nb, in, TB), Y (nb, out, TB); tasks t = b * ng + g, run chunk-major inside a tile
+        ng = (goff.shape[0] - 1) // n_chunks
+        a0 = numba.carray(_stack(vals, TB), TB)
+        a1 = numba.carray(_stack(vals, TB), TB)
+        a2 = numba.carray(_stack(vals, TB), TB)
+        a3 = numba.carray(_stack(vals, TB), TB)
+        task = lo
+        while task < hi:
             b = task // ng
-            g = task - b * ng
+            g_lo = task - b * ng
+            g_hi = min(ng, g_lo + (hi - task))
+            task += g_hi - g_lo
             Xb = X[b]
-            a0 = numba.carray(_stack(vals, TB), TB)
-            a1 = numba.carray(_stack(vals, TB), TB)
-            a2 = numba.carray(_stack(vals, TB), TB)
-            a3 = numba.carray(_stack(vals, TB), TB)
-            c0 = bias[g, 0]
-            c1 = bias[g, 1]
-            c2 = bias[g, 2]
-            c3 = bias[g, 3]
-            for t in range(TB):
-                a0[t] = c0
-                a1[t] = c1
-                a2[t] = c2
-                a3[t] = c3
-            w = gptr[g + 1] - gptr[g]
-            r0 = 4 * gptr[g]
-            r1 = r0 + w
-            r2 = r1 + w
-            r3 = r2 + w
-            for k in range(w):
-                v0 = vals[r0 + k]
-                v1 = vals[r1 + k]
-                v2 = vals[r2 + k]
-                v3 = vals[r3 + k]
-                x0 = Xb[idx[r0 + k]]
-                x1 = Xb[idx[r1 + k]]
-                x2 = Xb[idx[r2 + k]]
-                x3 = Xb[idx[r3 + k]]
-                for t in range(TB):
-                    a0[t] += v0 * x0[t]
-                    a1[t] += v1 * x1[t]
-                    a2[t] += v2 * x2[t]
-                    a3[t] += v3 * x3[t]
-            base = g * 4
-            if perm[base] >= 0:
-                _store(Y[b, perm[base]], a0, relu, TB)
-            if perm[base + 1] >= 0:
-                _store(Y[b, perm[base + 1]], a1, relu, TB)
-            if perm[base + 2] >= 0:
-                _store(Y[b, perm[base + 2]], a2, relu, TB)
-            if perm[base + 3] >= 0:
-                _store(Y[b, perm[base + 3]], a3, relu, TB)
+            Yb = Y[b]
+            for c in range(n_chunks):
+                last = c == n_chunks - 1
+                for g in range(g_lo, g_hi):
+                    base = g * 4
+                    p0 = perm[base]
+                    p1 = perm[base + 1]
+                    p2 = perm[base + 2]
+                    p3 = perm[base + 3]
+                    if c == 0:
+                        _fill(a0, bias[g, 0], TB)
+                        _fill(a1, bias[g, 1], TB)
+                        _fill(a2, bias[g, 2], TB)
+                        _fill(a3, bias[g, 3], TB)
+                    else:  # partial sums of the previous chunks
+                        _load(a0, Yb, p0, TB)
+                        _load(a1, Yb, p1, TB)
+                        _load(a2, Yb, p2, TB)
+                        _load(a3, Yb, p3, TB)
+                    start = goff[g * n_chunks + c]
+                    w = goff[g * n_chunks + c + 1] - start
+                    r0 = 4 * start
+                    # one slice per row: indices from range(w) are provably >= 0, so the
+                    # loop carries no negative-index wraparound (and fewer live registers)
+                    v0s = vals[r0 : r0 + w]
+                    v1s = vals[r0 + w : r0 + 2 * w]
+                    v2s = vals[r0 + 2 * w : r0 + 3 * w]
+                    v3s = vals[r0 + 3 * w : r0 + 4 * w]
+                    i0s = idx[r0 : r0 + w]
+                    i1s = idx[r0 + w : r0 + 2 * w]
+                    i2s = idx[r0 + 2 * w : r0 + 3 * w]
+                    i3s = idx[r0 + 3 * w : r0 + 4 * w]
+                    for k in range(w):
+                        v0 = v0s[k]
+                        v1 = v1s[k]
+                        v2 = v2s[k]
+                        v3 = v3s[k]
+                        x0 = Xb[i0s[k]]
+                        x1 = Xb[i1s[k]]
+                        x2 = Xb[i2s[k]]
+                        x3 = Xb[i3s[k]]
+                        for t in range(TB):
+                            a0[t] += v0 * x0[t]
+                            a1[t] += v1 * x1[t]
+                            a2[t] += v2 * x2[t]
+                            a3[t] += v3 * x3[t]
+                    rl = relu and last
+                    if p0 >= 0:
+                        _store(Yb[p0], a0, rl, TB)
+                    if p1 >= 0:
+                        _store(Yb[p1], a1, rl, TB)
+                    if p2 >= 0:
+                        _store(Yb[p2], a2, rl, TB)
+                    if p3 >= 0:
+                        _store(Yb[p3], a3, rl, TB)
 
     return kernel
 
@@ -325,9 +368,8 @@ def _make_tiled_dense(TB: int):
 
 def _make_tiled_layernorm(TB: int):
     @njit(cache=True, nogil=True, fastmath=_FM)
-    def kernel(Y, gamma, beta, eps, relu, lo, hi):
-        # Y (nb, out, TB) in place: LayerNorm over ``out`` for every column, then ReLU
-        n = Y.shape[1]
+    def kernel(Y, gamma, beta, eps, n, relu, lo, hi):
+        # Y (nb, rows, TB) in place: LayerNorm over rows 0..n for every column, then ReLU
         for b in range(lo, hi):
             Yb = Y[b]
             mean = numba.carray(_stack(Y, TB), TB)
@@ -368,24 +410,25 @@ tiled_layernorm = {tb: _make_tiled_layernorm(tb) for tb in TILE_WIDTHS}
 
 
 @njit(cache=True, nogil=True, fastmath=_FM)
-def rows_kernel(gptr, vals, idx, bias, perm, X, Y, relu, lo, hi):
+def rows_kernel(goff, n_chunks, vals, idx, bias, perm, X, Y, relu, lo, hi):
     """Small batch: ``X (B, in)``, ``Y (B, out)``; tasks are groups ``g`` in ``lo .. hi``."""
     B = X.shape[0]
     for g in range(lo, hi):
-        w = gptr[g + 1] - gptr[g]
         for r in range(4):
             row = perm[4 * g + r]
             if row < 0:
                 continue
-            start = 4 * gptr[g] + r * w
-            v = vals[start : start + w]
-            ix = idx[start : start + w]
-            c = bias[g, r]
             for s in range(B):
                 x = X[s]
-                a = c
-                for k in range(w):
-                    a += v[k] * x[ix[k]]
+                a = bias[g, r]
+                for c in range(n_chunks):
+                    start = goff[g * n_chunks + c]
+                    w = goff[g * n_chunks + c + 1] - start
+                    first = 4 * start + r * w
+                    v = vals[first : first + w]
+                    ix = idx[first : first + w]
+                    for k in range(w):
+                        a += v[k] * x[ix[k]]
                 if relu:
                     a = a if (a > 0 or a != a) else 0
                 Y[s, row] = a
@@ -414,9 +457,8 @@ def rows_dense_kernel(W, bias, perm, X, Y, relu, lo, hi):
 
 
 @njit(cache=True, nogil=True, fastmath=_FM)
-def rows_layernorm(Y, gamma, beta, eps, relu, lo, hi):
-    """Small batch: LayerNorm over the last axis of ``Y (B, out)`` in place, then ReLU."""
-    n = Y.shape[1]
+def rows_layernorm(Y, gamma, beta, eps, n, relu, lo, hi):
+    """Small batch: LayerNorm over columns 0..n of ``Y (B, rows)`` in place, then ReLU."""
     for s in range(lo, hi):
         y = Y[s]
         mean = 0.0

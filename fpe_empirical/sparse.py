@@ -212,65 +212,126 @@ def _layer_from_weight(
 
 @dataclass(frozen=True, eq=False)
 class _Packed:
-    """Runtime form of one layer for the kernels (layout: ``_sparse_kernels`` docstring)."""
+    """Runtime form of one layer for the kernels (layout: ``_sparse_kernels`` docstring).
+
+    Hidden layers write their outputs in *packed order* (row ``p`` of the output tile is
+    packed row ``p``; filler rows at the end), so every store is sequential; the next layer's
+    indices (or dense columns) are renumbered to that order at pack time. The last layer
+    writes the original order (``perm``), skipping fillers.
+    """
 
     dense: bool
-    gptr: np.ndarray | None  # (ng+1,) int64
-    vals: np.ndarray  # sparse: flat (R*K,); dense: (ng*R, in)
-    idx: np.ndarray | None  # flat (R*K,) uint16 / uint32
+    goff: np.ndarray | None  # (ng*C+1,) int64 block offsets
+    n_chunks: int
+    vals: np.ndarray  # sparse: flat; dense: (ng*R, in)
+    idx: np.ndarray | None  # flat uint16 / uint32, in the previous layer's packed order
     bias: np.ndarray  # (ng, R)
-    perm: np.ndarray  # (ng*R,) int64, -1 = filler row
+    perm: np.ndarray  # (ng*R,) int64: output row of each packed row (-1: not stored)
+    slot: np.ndarray  # (out,) int64: original output row -> its row in the output tile
+    rows: int  # rows of the output tile
     work: np.ndarray  # (ng,) entries per group row (for balancing threads)
     entries: int  # stored entries incl. padding (per sample)
 
 
-def _pack(layer: SparseLayer) -> _Packed:
-    from ._sparse_kernels import R
+def _pack(layer: SparseLayer, in_slot: np.ndarray | None, final: bool) -> _Packed:
+    """Pack ``layer``; ``in_slot[i]``: the input tile row holding input ``i`` (None: row ``i``)."""
+    from ._sparse_kernels import KC, R
 
     out_f, in_f = layer.out_features, layer.in_features
     dtype = layer.values.dtype
     ng = -(-out_f // R)
     bias = np.zeros(out_f, dtype=dtype) if layer.bias is None else layer.bias.astype(dtype)
     bp = np.zeros(ng * R, dtype=dtype)
+
+    def outputs(order):
+        if final:
+            perm = np.full(ng * R, -1, dtype=np.int64)
+            perm[:out_f] = order
+            return perm, np.arange(out_f, dtype=np.int64), out_f
+        slot = np.empty(out_f, dtype=np.int64)
+        slot[order] = np.arange(out_f)
+        return np.arange(ng * R, dtype=np.int64), slot, ng * R
+
     if layer.kind == "dense":
-        perm = np.full(ng * R, -1, dtype=np.int64)
-        perm[:out_f] = np.arange(out_f)
+        order = np.arange(out_f)
+        perm, slot, n_rows = outputs(order)
         Wp = np.zeros((ng * R, in_f), dtype=dtype)
-        Wp[:out_f] = layer.values
+        if in_slot is None:
+            Wp[:out_f] = layer.values
+        else:  # columns in the previous layer's packed order
+            Wp[:out_f, in_slot] = layer.values
         bp[:out_f] = bias
-        return _Packed(True, None, Wp, None, bp.reshape(ng, R), perm,
+        return _Packed(True, None, 1, Wp, None, bp.reshape(ng, R), perm, slot, n_rows,
                        np.full(ng, in_f, dtype=np.int64), ng * R * in_f)
     indptr, cols, v = layer.to_csr()
+    if in_slot is not None:  # renumber inputs; keep each row sorted by tile row
+        cols = in_slot[cols]
+        rows_ = np.repeat(np.arange(out_f), np.diff(indptr))
+        o = np.lexsort((cols, rows_))
+        cols, v = cols[o], v[o]
+    n_chunks = max(1, -(-in_f // KC))
     fan = np.diff(indptr)
     order = np.argsort(-fan, kind="stable")  # widest rows first: groups of similar width
-    perm = np.full(ng * R, -1, dtype=np.int64)
-    perm[:out_f] = order
-    fan_p = np.zeros(ng * R, dtype=np.int64)
-    fan_p[:out_f] = fan[order]
-    widths = fan_p.reshape(ng, R).max(axis=1)
-    gptr = np.concatenate([[0], np.cumsum(widths)]).astype(np.int64)
-    total = int(gptr[-1]) * R
-    # start of each packed row p = g*R + r: R*gptr[g] + r*w_g
-    p_all = np.arange(ng * R)
-    start = R * gptr[p_all // R] + (p_all % R) * widths[p_all // R]
-    # padding index of each packed row: its last index (0 for an empty row or a filler)
-    last = np.zeros(ng * R, dtype=np.int64)
-    if cols.size:
-        has = fan_p[:out_f] > 0
-        last[:out_f][has] = cols[indptr[order[has] + 1] - 1]
-    row_len = np.repeat(widths, R)  # each packed row spans its group's width
-    idx = np.repeat(last, row_len)
-    vals = np.zeros(total, dtype=dtype)
+    perm, slot_out, n_rows = outputs(order)
     slot = np.empty(out_f, dtype=np.int64)
     slot[order] = np.arange(out_f)  # row -> packed position
     rows = np.repeat(np.arange(out_f), fan)
-    k = start[slot[rows]] + (np.arange(cols.size) - indptr[rows])
+    chunk = cols // KC
+    # entries per (packed row, chunk); block width = max over the group's rows
+    counts = np.zeros((ng * R, n_chunks), dtype=np.int64)
+    np.add.at(counts, (slot[rows], chunk), 1)
+    widths = counts.reshape(ng, R, n_chunks).max(axis=1)  # (ng, C)
+    goff = np.concatenate([[0], np.cumsum(widths.reshape(-1))]).astype(np.int64)
+    total = int(goff[-1]) * R
+    # each packed row spans, per chunk, its block's width; padding: value 0 at its last index
+    last = np.zeros(ng * R, dtype=np.int64)
+    if cols.size:
+        has = fan[order] > 0
+        last[:out_f][has] = cols[indptr[order[has] + 1] - 1]
+    p_all = np.arange(ng * R)
+    g_all = p_all // R
+    block_w = widths[g_all]  # (ng*R, C)
+    block_start = R * goff[:-1].reshape(ng, n_chunks)[g_all] + (p_all % R)[:, None] * block_w
+    idx = np.empty(total, dtype=np.int64)
+    for c in range(n_chunks):  # fill every row's span of every block with its padding index
+        starts, lens = block_start[:, c], block_w[:, c]
+        pos = np.repeat(starts - np.concatenate([[0], np.cumsum(lens)[:-1]]), lens) + np.arange(lens.sum())
+        idx[pos] = np.repeat(last, lens)
+    vals = np.zeros(total, dtype=dtype)
+    # position of each entry inside its row's chunk: entries are sorted by column per row
+    first_in_chunk = np.zeros((ng * R, n_chunks), dtype=np.int64)
+    first_in_chunk[:, 1:] = np.cumsum(counts, axis=1)[:, :-1]
+    p = slot[rows]
+    q = (np.arange(cols.size) - indptr[rows]) - first_in_chunk[p, chunk]
+    k = block_start[p, chunk] + q
     vals[k] = v
     idx[k] = cols
     idx_dtype = np.uint16 if in_f <= 65536 else np.uint32
     bp[:out_f] = bias[order]
-    return _Packed(False, gptr, vals, np.ascontiguousarray(idx.astype(idx_dtype)),
-                   bp.reshape(ng, R), perm, widths.astype(np.int64), total)
+    return _Packed(False, goff, n_chunks, vals, np.ascontiguousarray(idx.astype(idx_dtype)),
+                   bp.reshape(ng, R), perm, slot_out, n_rows, widths.sum(axis=1).astype(np.int64), total)
+
+
+def _pack_all(layers: list[SparseLayer], norms: list) -> tuple[list[_Packed], list]:
+    """Pack every layer, chaining packed orders; LayerNorm parameters follow their layer's order."""
+    packed, packed_norms, in_slot = [], [], None
+    for i, layer in enumerate(layers):
+        final = i == len(layers) - 1
+        p = _pack(layer, in_slot, final)
+        packed.append(p)
+        if not final:
+            norm = norms[i]
+            if norm is None:
+                packed_norms.append(None)
+            else:
+                gamma, beta, eps = norm
+                g = np.zeros(p.rows, dtype=layer.values.dtype)
+                bt = np.zeros(p.rows, dtype=layer.values.dtype)
+                g[p.slot] = gamma
+                bt[p.slot] = beta
+                packed_norms.append((g, bt, eps))
+            in_slot = p.slot
+    return packed, packed_norms
 
 
 # --------------------------------------------------------------------------- threads
@@ -375,7 +436,7 @@ class SparseMLP:
         self.norms = norms
         self.threads = _check_threads(threads)
         self.dtype = next(iter(dtypes))
-        self._packed = [_pack(layer) for layer in layers]
+        self._packed, self._packed_norms = _pack_all(layers, norms)
 
     # ---- description
     @property
@@ -466,18 +527,18 @@ class SparseMLP:
         h = X
         last = len(self.layers) - 1
         for i, p in enumerate(self._packed):
-            y = np.empty((B, self.layers[i].out_features), dtype=self.dtype)
-            norm = self.norms[i] if i < last else None
+            y = np.empty((B, p.rows), dtype=self.dtype)
+            norm = self._packed_norms[i] if i < last else None
             relu = i < last and norm is None
             if p.dense:
                 args = (p.vals, p.bias, p.perm, h, y, relu)
                 _run(rows_dense_kernel, args, p.work, 1, self.threads, p.entries * B)
             else:
-                args = (p.gptr, p.vals, p.idx, p.bias, p.perm, h, y, relu)
+                args = (p.goff, p.n_chunks, p.vals, p.idx, p.bias, p.perm, h, y, relu)
                 _run(rows_kernel, args, p.work, 1, self.threads, p.entries * B)
             if norm is not None:
                 gamma, beta, eps = norm
-                rows_layernorm(y, gamma, beta, eps, True, 0, B)
+                rows_layernorm(y, gamma, beta, eps, self.layers[i].out_features, True, 0, B)
             h = y
         return h
 
@@ -491,19 +552,18 @@ class SparseMLP:
         to_blocked(X, h)
         last = len(self.layers) - 1
         for i, p in enumerate(self._packed):
-            out_f = self.layers[i].out_features
-            y = _aligned_empty((nb, out_f, TB), self.dtype)
-            norm = self.norms[i] if i < last else None
+            y = _aligned_empty((nb, p.rows, TB), self.dtype)
+            norm = self._packed_norms[i] if i < last else None
             relu = i < last and norm is None
             if p.dense:
                 args = (p.vals, p.bias, p.perm, h, y, relu)
                 _run(tiled_dense_kernel[TB], args, p.work, nb, self.threads, p.entries * nb * TB)
             else:
-                args = (p.gptr, p.vals, p.idx, p.bias, p.perm, h, y, relu)
+                args = (p.goff, p.n_chunks, p.vals, p.idx, p.bias, p.perm, h, y, relu)
                 _run(tiled_kernel[TB], args, p.work, nb, self.threads, p.entries * nb * TB)
             if norm is not None:
                 gamma, beta, eps = norm
-                tiled_layernorm[TB](y, gamma, beta, eps, True, 0, nb)
+                tiled_layernorm[TB](y, gamma, beta, eps, self.layers[i].out_features, True, 0, nb)
             h = y
         out = np.empty((B, self.out_features), dtype=self.dtype)
         from_blocked(h, out)

@@ -16,8 +16,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from safetensors.numpy import save_file
 
+from unittest import mock
+
+from fpe_empirical import _sparse_kernels as K
 from fpe_empirical import sparse as S
-from fpe_empirical._sparse_kernels import R, from_blocked, reference_forward, to_blocked
+from fpe_empirical._sparse_kernels import from_blocked, reference_forward, to_blocked
 from fpe_empirical.expand import fpe_expand
 from fpe_empirical.models import MLP, count_nonzero
 from fpe_empirical.sparse import SparseMLP, TorchSparseMLP, is_two_four, to_sparse
@@ -26,6 +29,15 @@ from fpe_empirical.sparse import SparseMLP, TorchSparseMLP, is_two_four, to_spar
 RTOL, ATOL = 1e-4, 1e-4
 # batch sizes that reach every path: per-sample rows (<= 3), tiles of 16/32/64 with tails
 BATCHES = (1, 2, 3, 4, 15, 16, 17, 33, 64, 100, 130)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """Tiny torch ops on an oversubscribed 2-core machine are slowest with a 2-thread pool."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 def make_mlp(in_features, hidden, out_features, *, layernorm=False, seed=0):
@@ -148,13 +160,27 @@ def masked_model(p: dict) -> MLP:
 
 
 @settings(max_examples=40)
-@given(params=mask_params(), layout=st.sampled_from(["auto", "ell", "csr", "dense"]))
-def test_hand_masked_networks_match(params, layout):
-    """Equivalence on masks set directly: uneven fan-in, empty rows and layers, full layers."""
+@given(
+    params=mask_params(),
+    layout=st.sampled_from(["auto", "ell", "csr", "dense"]),
+    kc=st.sampled_from([K.KC, 1, 5, 16]),
+)
+def test_hand_masked_networks_match(params, layout, kc):
+    """Equivalence on masks set directly: uneven fan-in, empty rows and layers, full layers,
+    and inputs cut into chunks of ``kc`` features (the blocking of wide layers)."""
     model = masked_model(params)
-    sp = to_sparse(model, layout=layout)
+    with mock.patch.object(K, "KC", kc):
+        sp = to_sparse(model, layout=layout)
     assert sp.count_nonzero() == count_nonzero(model)
     check_equal(model, sp, batches=(1, 3, 16, 37))
+
+
+def test_wide_head_is_chunked():
+    """A head with more inputs than KC runs in input chunks, equal to the masked model."""
+    model = fpe_expand(make_mlp(64, 320, 7), 8)  # head: 2560 inputs -> 3 chunks
+    sp = to_sparse(model, layout="csr")
+    assert sp._packed[1].n_chunks == -(-2560 // K.KC) > 1
+    check_equal(model, sp, batches=(1, 20, 64))
 
 
 def test_threads_give_identical_results():
