@@ -45,7 +45,7 @@ VARIATIONS: dict[str, list] = {
     "lr": [3e-4, 3e-3, 1e-2],
     "l1": [0.0, 1e-5, 1e-3],
     "weight_decay": [0.0, 1e-5, 1e-3],
-    "n_samples": [2_000, 5_000, 20_000],
+    "n_samples": [2_000, 5_000, 20_000, 40_000],
     "ranges": [((1.0, 1.0), (0.0, 0.0)), ((0.9, 1.0), (0.0, 0.1)), ((0.6, 1.0), (0.0, 0.4))],
 }
 
@@ -95,33 +95,52 @@ def run_sensitivity(
     from tqdm.auto import tqdm
 
     settings = sweep_settings(base, params)
-    frames = []
     outdir = Path(out) if out is not None else None
     if outdir is not None:
         outdir.mkdir(parents=True, exist_ok=True)
-    for param, label, over in tqdm(settings, desc="settings", disable=not progress):
-        fname = outdir / (label.replace(" ", "").replace("/", "_").replace(",", "_") + ".csv") if outdir else None
+
+    def path(label: str) -> Path | None:
+        if outdir is None:
+            return None
+        return outdir / (label.replace(" ", "").replace("/", "_").replace(",", "_") + ".csv")
+
+    done: dict[str, pd.DataFrame] = {}
+    todo: dict[tuple, list[tuple[str, str, list[DNFExperiment]]]] = {}
+    for param, label, over in settings:
+        fname = path(label)
         if fname is not None and fname.exists():
-            frames.append(pd.read_csv(fname))
+            done[label] = pd.read_csv(fname)
             continue
         configs = [dataclasses.replace(base, seed=s, **over) for s in seeds]
-        rows = []
-        for r in train_dnf_many(configs, backend=backend, progress=progress):
-            diag = dense_diagnostics(r.histories["pretrain"].epoch_loss)
-            pre = r.pretrained
-            f = r.frame.copy()
-            f["param"], f["setting"] = param, label
-            f["dense_train_accuracy"] = pre.accuracy(r.dataset.X_train, r.dataset.y_train)
-            f["dense_test_accuracy"] = pre.accuracy(r.dataset.X_test, r.dataset.y_test)
-            for k, v in diag.items():
-                f[k] = v
-            rows.append(f)
-        frame = pd.concat(rows, ignore_index=True)
-        if fname is not None:
-            tmp = fname.with_suffix(".csv.tmp")
-            frame.to_csv(tmp, index=False)
-            os.replace(tmp, fname)
-        frames.append(frame)
+        c = configs[0]
+        # settings the batched trainer can stack together run in one call (l1 and the data
+        # ranges are per member; lr, weight decay and the training-set size are not)
+        key = (c.lr, c.weight_decay, c.n_samples, c.test_fraction, c.batch_size, c.pretrain_epochs, c.split_epochs)
+        todo.setdefault(key, []).append((param, label, configs))
+    for group in tqdm(list(todo.values()), desc="setting groups", disable=not progress):
+        flat = [c for _, _, configs in group for c in configs]
+        results = iter(train_dnf_many(flat, backend=backend, progress=progress))
+        for param, label, configs in group:
+            rows = []
+            for _ in configs:
+                r = next(results)
+                diag = dense_diagnostics(r.histories["pretrain"].epoch_loss)
+                pre = r.pretrained
+                f = r.frame.copy()
+                f["param"], f["setting"] = param, label
+                f["dense_train_accuracy"] = pre.accuracy(r.dataset.X_train, r.dataset.y_train)
+                f["dense_test_accuracy"] = pre.accuracy(r.dataset.X_test, r.dataset.y_test)
+                for k, v in diag.items():
+                    f[k] = v
+                rows.append(f)
+            frame = pd.concat(rows, ignore_index=True)
+            fname = path(label)
+            if fname is not None:
+                tmp = fname.with_suffix(".csv.tmp")
+                frame.to_csv(tmp, index=False)
+                os.replace(tmp, fname)
+            done[label] = frame
+    frames = [done[label] for _, label, _ in settings]
     return pd.concat(frames, ignore_index=True)
 
 
