@@ -56,6 +56,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import _sparse_kernels as _K
 from .models import MLP
 
 __all__ = [
@@ -235,7 +236,7 @@ class _Packed:
 
 def _pack(layer: SparseLayer, in_slot: np.ndarray | None, final: bool) -> _Packed:
     """Pack ``layer``; ``in_slot[i]``: the input tile row holding input ``i`` (None: row ``i``)."""
-    from ._sparse_kernels import KC, R
+    KC, R = _K.KC, _K.R
 
     out_f, in_f = layer.out_features, layer.in_features
     dtype = layer.values.dtype
@@ -366,6 +367,7 @@ def _chunks(work: np.ndarray, repeats: int, parts: int) -> list[tuple[int, int]]
 
 
 def _run(kernel, args, work: np.ndarray, repeats: int, threads: int, total_work: int) -> None:
+    """Run ``kernel(*args, lo, hi)`` over tasks ``0 .. repeats * len(work)``, split over threads."""
     n_tasks = repeats * work.size
     if threads <= 1 or n_tasks < 2 or total_work < _PARALLEL_MIN_WORK:
         kernel(*args, 0, n_tasks)
@@ -381,15 +383,18 @@ def _run(kernel, args, work: np.ndarray, repeats: int, threads: int, total_work:
 
 
 def _aligned_empty(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
-    n = int(np.prod(shape))
-    buf = np.empty(n * dtype.itemsize + _ALIGN, dtype=np.uint8)
-    off = (-buf.ctypes.data) % _ALIGN
-    return buf[off : off + n * dtype.itemsize].view(dtype).reshape(shape)
+    n = math.prod(shape) * dtype.itemsize
+    buf = np.empty(n + _ALIGN, dtype=np.uint8)
+    off = (-buf.__array_interface__["data"][0]) % _ALIGN
+    return buf[off : off + n].view(dtype).reshape(shape)
 
 
 def _tile_width(batch: int) -> int:
     """The tile width with the least padded cost ``ceil(batch / TB) * TB * cost(TB)``."""
     return min(_TILE_COST, key=lambda tb: (-(-batch // tb) * tb * _TILE_COST[tb], -tb))
+
+
+_WORKSPACE_MAX_BYTES = 1 << 25  # activation buffers up to 32 MiB are kept for the next call
 
 
 # --------------------------------------------------------------------------- SparseMLP
@@ -437,6 +442,19 @@ class SparseMLP:
         self.threads = _check_threads(threads)
         self.dtype = next(iter(dtypes))
         self._packed, self._packed_norms = _pack_all(layers, norms)
+        self._local = threading.local()  # per-thread activation buffers, reused across calls
+
+    def _buffer(self, key, shape: tuple[int, ...]) -> np.ndarray:
+        """An aligned scratch array of ``shape``, reused by later calls on this thread."""
+        cache = getattr(self._local, "buffers", None)
+        if cache is None:
+            cache = self._local.buffers = {}
+        buf = cache.get(key)
+        if buf is None or buf.shape != shape:
+            buf = _aligned_empty(shape, self.dtype)
+            if buf.nbytes <= _WORKSPACE_MAX_BYTES:
+                cache[key] = buf
+        return buf
 
     # ---- description
     @property
@@ -521,13 +539,12 @@ class SparseMLP:
         return self._forward_tiled(X)
 
     def _forward_rows(self, X: np.ndarray) -> np.ndarray:
-        from ._sparse_kernels import rows_dense_kernel, rows_kernel, rows_layernorm
-
+        rows_dense_kernel, rows_kernel, rows_layernorm = _K.rows_dense_kernel, _K.rows_kernel, _K.rows_layernorm
         B = X.shape[0]
         h = X
         last = len(self.layers) - 1
         for i, p in enumerate(self._packed):
-            y = np.empty((B, p.rows), dtype=self.dtype)
+            y = np.empty((B, p.rows), dtype=self.dtype) if i == last else self._buffer(("rows", i), (B, p.rows))
             norm = self._packed_norms[i] if i < last else None
             relu = i < last and norm is None
             if p.dense:
@@ -543,30 +560,29 @@ class SparseMLP:
         return h
 
     def _forward_tiled(self, X: np.ndarray) -> np.ndarray:
-        from ._sparse_kernels import from_blocked, tiled_dense_kernel, tiled_kernel, tiled_layernorm, to_blocked
-
         B, n_in = X.shape
         TB = _tile_width(B)
         nb = -(-B // TB)
-        h = _aligned_empty((nb, n_in, TB), self.dtype)  # (B, in) -> (nb, in, TB), zero-padded
-        to_blocked(X, h)
+        tiled_kernel, tiled_dense_kernel = _K.tiled_kernel[TB], _K.tiled_dense_kernel[TB]
+        h = self._buffer("in", (nb, n_in, TB))  # (B, in) -> (nb, in, TB), zero-padded
+        _K.to_blocked(X, h)
         last = len(self.layers) - 1
         for i, p in enumerate(self._packed):
-            y = _aligned_empty((nb, p.rows, TB), self.dtype)
+            y = self._buffer(("tile", i), (nb, p.rows, TB))
             norm = self._packed_norms[i] if i < last else None
             relu = i < last and norm is None
             if p.dense:
                 args = (p.vals, p.bias, p.perm, h, y, relu)
-                _run(tiled_dense_kernel[TB], args, p.work, nb, self.threads, p.entries * nb * TB)
+                _run(tiled_dense_kernel, args, p.work, nb, self.threads, p.entries * nb * TB)
             else:
                 args = (p.goff, p.n_chunks, p.vals, p.idx, p.bias, p.perm, h, y, relu)
-                _run(tiled_kernel[TB], args, p.work, nb, self.threads, p.entries * nb * TB)
+                _run(tiled_kernel, args, p.work, nb, self.threads, p.entries * nb * TB)
             if norm is not None:
                 gamma, beta, eps = norm
-                tiled_layernorm[TB](y, gamma, beta, eps, self.layers[i].out_features, True, 0, nb)
+                _K.tiled_layernorm[TB](y, gamma, beta, eps, self.layers[i].out_features, True, 0, nb)
             h = y
         out = np.empty((B, self.out_features), dtype=self.dtype)
-        from_blocked(h, out)
+        _K.from_blocked(h, out)
         return out
 
     # ---- files
