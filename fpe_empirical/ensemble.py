@@ -322,6 +322,68 @@ class StackedMLP:
         per = F.cross_entropy(logits.reshape(M * B, O), y.reshape(M * B), reduction="none")
         return per.view(M, B).mean(1)
 
+    def objective_and_grads(self, x: torch.Tensor, y: torch.Tensor, l1: torch.Tensor | None) -> torch.Tensor:
+        """Each member's objective ``L_m`` (M,), with ``grad sum_m L_m`` left in ``.grad``.
+
+        ``L_m = mean data loss + l1_m * sum |W1_m * M1_m|``. Without LayerNorm the gradients
+        are written by hand (one bmm per weight and per back-propagated activation, no
+        autograd graph: ~1.4x faster per step for tiny members); with LayerNorm autograd
+        does it. Both equal the reference's gradients up to float reassociation.
+        """
+        if self.layernorm:
+            loss = self.losses(self.forward(x), y)
+            if l1 is not None:
+                loss = loss + l1 * self.effective_weight(0).abs().sum((1, 2))
+            for p in self.parameters():
+                p.grad = None
+            loss.sum().backward()
+            return loss.detach()
+        with torch.no_grad():
+            return self._manual_objective_and_grads(x, y, l1)
+
+    def _manual_objective_and_grads(self, x: torch.Tensor, y: torch.Tensor, l1: torch.Tensor | None) -> torch.Tensor:
+        M, B = x.shape[0], x.shape[1]
+        # weights are kept exactly zero where masked (masked at construction, gradients
+        # masked, apply_masks_ after every step), so weight == weight * mask bitwise
+        weights = [layer.weight for layer in self.layers]  # (M, out, in)
+        inputs = [x]  # the input of every layer: x, then each hidden layer's ReLU output
+        last = len(self.layers) - 1
+        z = x
+        for k, layer in enumerate(self.layers):
+            Wt = weights[k].transpose(1, 2)
+            z = torch.baddbmm(layer.bias.unsqueeze(1), z, Wt) if layer.bias is not None else torch.bmm(z, Wt)
+            if k < last:
+                z = z.clamp_min_(0)  # ReLU in place
+                inputs.append(z)
+        logits = z  # (M, B, O)
+        if self.binary:
+            o = logits.squeeze(-1)
+            loss = F.binary_cross_entropy_with_logits(o, y, reduction="none").mean(1)
+            g = torch.sigmoid(o).sub_(y).div_(B).unsqueeze(-1)  # d mean BCE / d logit
+        else:
+            logp = F.log_softmax(logits, -1)
+            loss = -logp.gather(-1, y.unsqueeze(-1)).squeeze(-1).mean(1)
+            g = logp.exp_()  # softmax - onehot, / B
+            g.scatter_add_(-1, y.unsqueeze(-1), torch.full_like(g[..., :1], -1.0))
+            g.div_(B)
+        if l1 is not None:
+            loss = loss + l1 * weights[0].abs().sum((1, 2))
+        for k in range(last, -1, -1):
+            layer = self.layers[k]
+            grad_w = torch.bmm(g.transpose(1, 2), inputs[k])  # (M, out, in)
+            if layer.mask is not None:
+                grad_w.mul_(layer.mask)
+            if k == 0 and l1 is not None:
+                # d |W * M| / dW = sign(W * M) * M (0 at 0, as autograd's abs)
+                grad_w.addcmul_(torch.sign(weights[0]), l1.view(M, 1, 1))
+            layer.weight.grad = grad_w
+            if layer.bias is not None:
+                layer.bias.grad = g.sum(1)
+            if k > 0:
+                # back through W_k, then ReLU: pass where the activation is > 0
+                g = torch.ops.aten.threshold_backward(torch.bmm(g, weights[k]), inputs[k], 0)
+        return loss
+
     @torch.no_grad()
     def apply_masks_(self, optimizer: torch.optim.Optimizer | None = None) -> None:
         """Zero masked weights and their Adam moments (``models.apply_masks_``, stacked)."""
@@ -439,14 +501,10 @@ def _train_stack(
                 b = rows.shape[1]
                 xb = Xs.index_select(0, rows.reshape(-1)).view(M, b, -1)
                 yb = ys.index_select(0, rows.reshape(-1)).view(M, b)
-                loss = net.losses(net.forward(xb), yb)  # (M,)
-                if use_l1:
-                    loss = loss + l1 * net.effective_weight(0).abs().sum((1, 2))
-                opt.zero_grad(set_to_none=True)
-                loss.sum().backward()
+                loss = net.objective_and_grads(xb, yb, l1 if use_l1 else None)  # (M,)
                 opt.step()
                 net.apply_masks_(opt)
-                total += loss.detach()
+                total += loss
                 steps += 1
             for h, value in zip(histories, (total / max(steps, 1)).tolist()):
                 h.epoch_loss.append(value)

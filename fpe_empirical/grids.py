@@ -46,6 +46,8 @@ __all__ = [
     "grid_configs",
     "load_grid_file",
     "expand_block",
+    "register_cost",
+    "config_cost",
     "DNF_N_CLAUSES",
     "DNF_HIDDEN",
     "DNF_SEEDS",
@@ -248,6 +250,40 @@ def grid_configs(spec: str) -> list:
         return _dedupe(load_grid_file(path))
     configs = get_grid(spec).build()
     return _dedupe(list(configs))
+
+
+# ---------------------------------------------------------------- relative run costs
+
+_COSTS: dict[str, Callable[[Any], float]] = {}
+
+
+def register_cost(kind: str) -> Callable[[Callable[[Any], float]], Callable[[Any], float]]:
+    """Decorator: ``fn(config) -> float``, a rough relative cost of one run of ``kind``.
+
+    Sweeps start the most expensive chunks first, so parallel workers finish together.
+    """
+
+    def wrap(fn: Callable[[Any], float]) -> Callable[[Any], float]:
+        _COSTS[kind] = fn
+        return fn
+
+    return wrap
+
+
+def config_cost(config: Any) -> float:
+    """Relative cost of one run (1.0 for kinds without a registered estimate)."""
+    fn = _COSTS.get(type(config).kind)
+    return float(fn(config)) if fn is not None else 1.0
+
+
+@register_cost("dnf")
+def _dnf_cost(cfg: Any) -> float:
+    # matmul work ~ samples x inputs x width x epochs, summed over the phase-1 model and
+    # every phase-2 model (a split model is alpha times wider), plus a fixed part
+    # (data generation, splitting, metrics) worth ~50 epochs of a small model
+    widths = sum(1 if s == "dense" else cfg.alpha for s in cfg.strategies)
+    work = cfg.n_samples * cfg.n_clauses * cfg.clause_size * cfg.hidden
+    return work * (cfg.pretrain_epochs + cfg.split_epochs * widths) + 50 * cfg.n_samples * 64
 
 
 # ---------------------------------------------------------------- the paper's DNF grids

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import config_key, config_to_dict
-from .grids import grid_configs, list_grids
+from .grids import config_cost, grid_configs, list_grids
 from .store import ResultStore, provenance
 
 __all__ = ["run_sweep", "plan_chunks", "execute_chunk", "SweepReport", "main", "DEFAULT_CHUNK_SIZE", "available_cores"]
@@ -53,19 +53,35 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
+def _orderable(value: Any) -> tuple:
+    """A total order over JSON-like field values (numbers numerically, then strings, lists)."""
+    if value is None:
+        return (0,)
+    if isinstance(value, bool):
+        return (1, int(value))
+    if isinstance(value, (int, float)):
+        return (2, value)
+    if isinstance(value, str):
+        return (3, value)
+    if isinstance(value, (list, tuple)):
+        return (4, tuple(_orderable(v) for v in value))
+    return (5, repr(value))
+
+
 def _sort_key(cfg: Any) -> tuple:
     # similar configs next to each other (so a chunk pads little): every field but the
     # seed, in declaration order, then the seed
     fields = config_to_dict(cfg)
     seed = fields.pop("seed", None)
-    return (type(cfg).kind, repr(list(fields.items())), repr(seed))
+    return (type(cfg).kind, tuple((k, _orderable(v)) for k, v in fields.items()), _orderable(seed))
 
 
 def plan_chunks(configs: Sequence[Any], chunk_size: int) -> list[list[Any]]:
     """Cut ``configs`` into chunks of at most ``chunk_size``, similar configs together.
 
     Configs are grouped by kind and sorted by their fields (seed last), then cut into
-    equal-sized consecutive chunks (``ceil(n / ceil(n / chunk_size))`` each).
+    equal-sized consecutive chunks (``ceil(n / ceil(n / chunk_size))`` each); chunks are
+    returned most expensive first (``grids.config_cost``).
     """
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, int):
         raise TypeError(f"chunk_size must be an int, got {type(chunk_size).__name__}")
@@ -80,7 +96,8 @@ def plan_chunks(configs: Sequence[Any], chunk_size: int) -> list[list[Any]]:
         n_chunks = math.ceil(len(items) / chunk_size)
         size = math.ceil(len(items) / n_chunks)
         chunks.extend(items[i : i + size] for i in range(0, len(items), size))
-    return chunks
+    # most expensive first (stable): parallel workers then finish at about the same time
+    return sorted(chunks, key=lambda chunk: -sum(config_cost(c) for c in chunk))
 
 
 def execute_chunk(configs: Sequence[Any], threads: int | None = None, backend: str = "in-process") -> list[tuple[str, Any, dict]]:
@@ -218,7 +235,8 @@ def _run_dask(chunks: list[list[Any]], sink: _Sink, retries: int, threads: int |
 
     def submit(chunk: list[Any]):
         # chunk retries happen on the cluster; single runs get the same budget again
-        return client.submit(execute_chunk, chunk, threads, "dask", retries=retries, pure=False)
+        priority = int(min(sum(config_cost(c) for c in chunk), 2**62))  # big chunks first
+        return client.submit(execute_chunk, chunk, threads, "dask", retries=retries, pure=False, priority=priority)
 
     owner = {}
     futures = []

@@ -85,11 +85,12 @@ def test_heterogeneous_members_follow_their_own_trajectories():
     _check_equal_to_reference(models, data, sets, seeds=[7, 7, 1, 2, 3, 4])
 
 
-def test_deep_layernorm_multiclass_members():
-    """Deep MLPs with LayerNorm (normalised over each member's real units only) and
-    softmax cross-entropy, padded to common widths."""
+@pytest.mark.parametrize("layernorm", [True, False])
+def test_deep_multiclass_members(layernorm):
+    """Deep MLPs, with LayerNorm (normalised over each member's real units only; autograd
+    path) or without (hand-written gradients), softmax cross-entropy, padded widths."""
     shapes = [(10, [6, 6, 6]), (16, [8, 4, 8]), (10, [3, 9, 5]), (16, [8, 8, 8])]
-    models = [_model(i, n, h, out=5, layernorm=True) for i, (n, h) in enumerate(shapes)]
+    models = [_model(i, n, h, out=5, layernorm=layernorm) for i, (n, h) in enumerate(shapes)]
     data = [_data(200 + i, 150, n, out=5) for i, (n, _) in enumerate(shapes)]
     sets = [TrainSettings(epochs=25, batch_size=40, lr=5e-3, weight_decay=1e-4, l1=1e-4)] * 4
     _check_equal_to_reference(models, data, sets, seeds=[0, 1, 2, 3])

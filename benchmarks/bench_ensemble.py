@@ -1,0 +1,158 @@
+"""Batched ensemble vs one-by-one training, and masked vs dense training steps.
+
+    .venv/bin/python benchmarks/bench_ensemble.py [--members 64] [--epochs 2] [--repeats 5]
+
+Measured side by side in one process, round-robin, median of ``--repeats``:
+
+1. throughput: ``--members`` tiny DNF models (8 clauses x 4 literals, 8,000 training
+   samples, batch 500, Adam + L1 + weight decay) trained one by one with ``train.train``
+   vs all at once with ``ensemble.train_ensemble``, for (a) dense 32-8-1 models (the
+   PERFORMANCE.md setting) and (b) a sweep-like mix: half dense 32-8-1, half random-split
+   32-16-1 with masks. Goal: >= 10x.
+2. masked vs dense step of the same shapes (32-16-1): a random-split ``MLP`` (mask
+   multiplied in forward, ``apply_masks_`` after every step) vs a plain ``nn.Linear``
+   network with no masks, one model at a time; and the same inside an ensemble (masked
+   members vs all-dense members, whose stack skips masking). Goal: <= 1.2x.
+
+Correctness is checked before anything is timed (ensemble losses equal the loop's).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import os
+import statistics
+import time
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from fpe_empirical.dnf import make_dnf_dataset
+from fpe_empirical.ensemble import train_ensemble
+from fpe_empirical.expand import fpe_expand
+from fpe_empirical.models import MLP
+from fpe_empirical.train import TrainSettings, train
+
+
+def _models(members: int, *, mixed: bool) -> list[MLP]:
+    out = []
+    for i in range(members):
+        torch.manual_seed(i)
+        m = MLP(32, 8, 1)
+        if mixed and i % 2:
+            m = fpe_expand(m, 2, strategy="random", seed=i)
+        out.append(m)
+    return out
+
+
+def _dense_train(model: nn.Sequential, X, y, s: TrainSettings, seed: int) -> None:
+    """``train.train`` without masks: plain nn.Linear layers, no apply_masks_."""
+    opt = torch.optim.Adam(model.parameters(), lr=s.lr, weight_decay=s.weight_decay)
+    gen = torch.Generator().manual_seed(seed)
+    n = X.shape[0]
+    first = model[0]
+    for _ in range(s.epochs):
+        perm = torch.randperm(n, generator=gen)
+        for start in range(0, n, s.batch_size):
+            idx = perm[start : start + s.batch_size]
+            loss = F.binary_cross_entropy_with_logits(model(X[idx]).squeeze(-1), y[idx].float())
+            loss = loss + s.l1 * first.weight.abs().sum()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+
+
+def _time(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--members", type=int, default=64)
+    p.add_argument("--epochs", type=int, default=2)
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    args = p.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    M = args.members
+    datasets = [make_dnf_dataset(8, 4, n_samples=10_000, seed=k) for k in range(4)]
+    data = [(datasets[i % 4].X_train, datasets[i % 4].y_train) for i in range(M)]
+    s = TrainSettings(epochs=args.epochs, batch_size=500, lr=1e-3, weight_decay=1e-4, l1=1e-4)
+    base = _models(M, mixed=True)
+    dense8 = _models(M, mixed=False)
+    n = data[0][0].shape[0]
+    steps = M * args.epochs * -(-n // s.batch_size)
+
+    # correctness first: one epoch, ensemble vs loop
+    a, b = copy.deepcopy(base), copy.deepcopy(base)
+    s1 = s.replace(epochs=1)
+    ref = [train(m, X, y, s1, seed=i)[1].epoch_loss[0] for i, (m, (X, y)) in enumerate(zip(a, data))]
+    got = [h.epoch_loss[0] for h in train_ensemble(b, data, s1, list(range(M)))]
+    worst = max(abs(x - y) for x, y in zip(ref, got))
+    assert worst < 1e-4, f"ensemble disagrees with the loop: max loss difference {worst}"
+
+    # 2. masked vs dense shapes 32-16-1
+    split = [m for m in base if m.hidden == [16]]
+    ones = []
+    for i in range(len(split)):
+        torch.manual_seed(1000 + i)
+        ones.append(MLP(32, 16, 1))  # all-ones masks: the stack skips masking
+
+    def plain(i):
+        torch.manual_seed(1000 + i)
+        return nn.Sequential(nn.Linear(32, 16), nn.ReLU(), nn.Linear(16, 1))
+
+    X0, y0 = data[0]
+    single_n = 8
+    keys = ("loop8", "ensemble8", "loop", "ensemble", "single_masked", "single_dense", "ens_masked", "ens_dense")
+    timings: dict[str, list[float]] = {k: [] for k in keys}
+    load_before = os.getloadavg()
+    for _ in range(args.repeats):
+        models = copy.deepcopy(dense8)
+        timings["loop8"].append(_time(lambda: [train(m, X, y, s, seed=i) for i, (m, (X, y)) in enumerate(zip(models, data))]))
+        models = copy.deepcopy(dense8)
+        timings["ensemble8"].append(_time(lambda: train_ensemble(models, data, s, list(range(M)))))
+        models = copy.deepcopy(base)
+        timings["loop"].append(_time(lambda: [train(m, X, y, s, seed=i) for i, (m, (X, y)) in enumerate(zip(models, data))]))
+        models = copy.deepcopy(base)
+        timings["ensemble"].append(_time(lambda: train_ensemble(models, data, s, list(range(M)))))
+        ms = copy.deepcopy(split[:single_n])
+        timings["single_masked"].append(_time(lambda: [train(m, X0, y0, s, seed=i) for i, m in enumerate(ms)]))
+        ds = [plain(i) for i in range(single_n)]
+        timings["single_dense"].append(_time(lambda: [_dense_train(m, X0, y0, s, i) for i, m in enumerate(ds)]))
+        ms = copy.deepcopy(split)
+        timings["ens_masked"].append(_time(lambda: train_ensemble(ms, [(X0, y0)] * len(ms), s, list(range(len(ms))))))
+        ds = copy.deepcopy(ones)
+        timings["ens_dense"].append(_time(lambda: train_ensemble(ds, [(X0, y0)] * len(ds), s, list(range(len(ds))))))
+    load_after = os.getloadavg()
+    med = {k: statistics.median(v) for k, v in timings.items()}
+    single_steps = single_n * args.epochs * -(-n // s.batch_size)
+    ens_steps = len(split) * args.epochs * -(-n // s.batch_size)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} cores; "
+          f"load average before {load_before[0]:.2f}, after {load_after[0]:.2f}")
+    print(f"correctness: max |epoch loss difference| ensemble vs loop = {worst:.2e}")
+    print(f"{M} members, {args.epochs} epochs, {n} samples, batch {s.batch_size}; median of {args.repeats}")
+    print()
+    print("| measurement | time (s) | us per model-step | ratio |")
+    print("|---|---|---|---|")
+    print(f"| {M} dense 32-8-1 one by one (train.train) | {med['loop8']:.3f} | {1e6 * med['loop8'] / steps:.0f} | 1.00 |")
+    print(f"| {M} dense 32-8-1 as one ensemble | {med['ensemble8']:.3f} | {1e6 * med['ensemble8'] / steps:.0f} | "
+          f"**{med['loop8'] / med['ensemble8']:.1f}x faster** |")
+    print(f"| {M} mixed (32-8-1 dense, 32-16-1 split) one by one | {med['loop']:.3f} | {1e6 * med['loop'] / steps:.0f} | 1.00 |")
+    print(f"| {M} mixed as one ensemble | {med['ensemble']:.3f} | {1e6 * med['ensemble'] / steps:.0f} | "
+          f"**{med['loop'] / med['ensemble']:.1f}x faster** |")
+    print(f"| single dense 32-16-1 (nn.Linear) | {med['single_dense']:.3f} | {1e6 * med['single_dense'] / single_steps:.0f} | 1.00 |")
+    print(f"| single masked 32-16-1 (MaskedLinear) | {med['single_masked']:.3f} | {1e6 * med['single_masked'] / single_steps:.0f} | "
+          f"**{med['single_masked'] / med['single_dense']:.2f}x** |")
+    print(f"| ensemble x{len(split)} dense 32-16-1 | {med['ens_dense']:.3f} | {1e6 * med['ens_dense'] / ens_steps:.0f} | 1.00 |")
+    print(f"| ensemble x{len(split)} masked 32-16-1 | {med['ens_masked']:.3f} | {1e6 * med['ens_masked'] / ens_steps:.0f} | "
+          f"**{med['ens_masked'] / med['ens_dense']:.2f}x** |")
+
+
+if __name__ == "__main__":
+    main()
