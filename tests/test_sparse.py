@@ -602,5 +602,5 @@ def test_semi_structured_on_cuda(dtype):
     x = torch.randn(64, 128)
     with torch.no_grad():
         ref = model(x)
-    tol = 2e-2 if dtype == torch.float16 else 1e-3  # float32 runs as TF32 on tensor cores
+    tol = 2e-2  # float16 inputs, or float32 run as TF32 on tensor cores: ~1e-3 relative per product
     torch.testing.assert_close(mod(x.cuda()).float().cpu(), ref, rtol=tol, atol=tol)
