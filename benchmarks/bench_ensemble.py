@@ -19,9 +19,14 @@ Correctness is checked before anything is timed (ensemble losses equal the loop'
 
 from __future__ import annotations
 
+import os
+
+# as the sweep CLI does: idle OpenMP threads sleep instead of spinning (must precede torch);
+# run with OMP_WAIT_POLICY=ACTIVE to measure torch's default
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 import argparse
 import copy
-import os
 import statistics
 import time
 
@@ -133,7 +138,8 @@ def main() -> None:
     med = {k: statistics.median(v) for k, v in timings.items()}
     single_steps = single_n * args.epochs * -(-n // s.batch_size)
     ens_steps = len(split) * args.epochs * -(-n // s.batch_size)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} cores; "
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} cores, "
+          f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}; "
           f"load average before {load_before[0]:.2f}, after {load_after[0]:.2f}")
     print(f"correctness: max |epoch loss difference| ensemble vs loop = {worst:.2e}")
     print(f"{M} members, {args.epochs} epochs, {n} samples, batch {s.batch_size}; median of {args.repeats}")

@@ -376,3 +376,17 @@ def test_dask_local_cluster_runs_retries_and_reports(tmp_path):
     assert all(w and w.startswith("tcp://") for w in workers)
     assert {store.get(k).provenance["torch_threads"] for k in ok} == {max(1, len(os.sched_getaffinity(0)) // 2)}
     assert [f["key"] for f in store.failures()] == [config_key(SweepToy(n=21, fail_until=-1))]
+
+
+def test_dask_existing_scheduler_address(tmp_path):
+    """``--scheduler ADDRESS`` runs the grid on a cluster that already exists (here a
+    1-worker cluster inside this test process; the CLI is a separate process)."""
+    from dask.distributed import LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, protocol="tcp", dashboard_address=None) as cluster:
+        proc = _cli("sweep-test-grid", "--store", str(tmp_path), "--scheduler", cluster.scheduler_address)
+    assert proc.returncode == 0, proc.stderr
+    assert "6 ran, 0 failed (dask," in proc.stdout
+    ok, corrupt = ResultStore(tmp_path).scan()
+    assert len(ok) == 6 and corrupt == []
+    assert {ResultStore(tmp_path).get(k).provenance["backend"] for k in ok} == {"dask"}
