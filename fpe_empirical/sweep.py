@@ -191,12 +191,26 @@ def _error_text(exc: BaseException) -> str:
 class _Sink:
     """Stores finished runs and keeps the report and the progress bar current."""
 
-    def __init__(self, store: ResultStore, report: SweepReport, bar: Any, by_key: dict[str, Any]) -> None:
-        self.store, self.report, self.bar, self.by_key = store, report, bar, by_key
+    def __init__(self, store: ResultStore, report: SweepReport, bar: Any) -> None:
+        self.store, self.report, self.bar = store, report, bar
 
-    def done(self, results: list[tuple[str, Any, dict]]) -> None:
-        for key, frame, prov in results:
-            self.store.put(self.by_key[key], frame, provenance=prov)
+    def done(self, chunk: list[Any], results: list[tuple[str, Any, dict]], attempts: int) -> None:
+        """Store each run of ``chunk``; a result that cannot be stored is a failure of its run."""
+        if len(results) != len(chunk):
+            for cfg in chunk:
+                self.fail(cfg, f"the runner returned {len(results)} results for {len(chunk)} configs", attempts)
+            return
+        for cfg, (key, frame, prov) in zip(chunk, results):
+            if key != config_key(cfg):
+                # a worker with other code (another code_version) would file it elsewhere
+                self.fail(cfg, f"the worker computed key {key}, not {config_key(cfg)}: is the same "
+                               "fpe-toolkit version installed on every worker?", attempts)
+                continue
+            try:
+                self.store.put(cfg, frame, provenance=prov)
+            except (TypeError, ValueError) as exc:  # a bad result; OSError (disk) stops the sweep
+                self.fail(cfg, exc, attempts)
+                continue
             self.report.ran += 1
             self.bar.update(1)
 
@@ -226,7 +240,7 @@ def _run_in_process(chunks: list[list[Any]], sink: _Sink, retries: int, threads:
                 if attempt == attempts:
                     sink.fail(chunk[0], exc, attempts)
                 continue
-            sink.done(results)
+            sink.done(chunk, results, attempt)
             break
 
 
@@ -260,7 +274,7 @@ def _run_dask(chunks: list[list[Any]], sink: _Sink, retries: int, threads: int |
             continue
         finally:
             fut.release()
-        sink.done(results)
+        sink.done(chunk, results, 1)
 
 
 @contextlib.contextmanager
@@ -348,7 +362,7 @@ def run_sweep(
 
         show = sys.stderr.isatty() if progress is None else progress
         with tqdm(total=len(todo), desc="sweep", unit="run", disable=not show, dynamic_ncols=True) as bar:
-            sink = _Sink(store, report, bar, by_key)
+            sink = _Sink(store, report, bar)
             if not chunks:
                 pass
             elif use_dask:

@@ -44,6 +44,7 @@ class SweepToy:
     fail_until: int = 0
     counter: str = ""
     steps: int = 0
+    bad_result: bool = False  # return something that is not a DataFrame
 
 
 def _attempt(cfg: SweepToy) -> int:
@@ -71,6 +72,9 @@ def run_toy(configs) -> list[pd.DataFrame]:
             model = MLP(8, 4, 1)
             train_many([model], [(X, y)], TrainSettings(epochs=cfg.steps, batch_size=50), [cfg.seed], backend="auto")
             acc = model.accuracy(X, y)
+        if cfg.bad_result:
+            frames.append({"strategy": "dense"})
+            continue
         frames.append(
             pd.DataFrame(
                 {
@@ -163,6 +167,15 @@ def test_failures_are_retried_then_reported_not_lost(tmp_path):
     flaky2 = SweepToy(n=8, fail_until=5, counter=str(tmp_path / "flaky2"))
     report = run_sweep([flaky2], store, retries=1, progress=False)
     assert [f["key"] for f in report.failed] == [config_key(flaky2)]
+
+
+def test_unstorable_result_fails_that_run_only(tmp_path):
+    store = ResultStore(tmp_path)
+    bad = SweepToy(n=3, bad_result=True)
+    report = run_sweep([SweepToy(n=1), bad, SweepToy(n=2)], store, chunk_size=3, progress=False)
+    assert report.ran == 2 and [f["key"] for f in report.failed] == [config_key(bad)]
+    assert "DataFrame" in report.failed[0]["error"]
+    assert store.status(bad) == "missing" and len(store.keys()) == 2
 
 
 def test_plan_chunks_groups_similar_configs():
