@@ -15,6 +15,11 @@ Measured side by side in one process, round-robin, median of ``--repeats``:
    members vs all-dense members, whose stack skips masking). Goal: <= 1.2x.
 
 Correctness is checked before anything is timed (ensemble losses equal the loop's).
+
+``--calibrate`` instead fits the step-time model that ``ensemble_groups`` uses to decide
+which members share a stack (``STEP_OVERHEAD_MACS``, ``ELEMENTWISE_MACS``): step times of
+stacks from 1 x 4-2-1 to 60 x 128-32-1, least squares on
+``t = a + b * members * batch * macs + c * members * batch * sum(widths)``.
 """
 
 from __future__ import annotations
@@ -69,6 +74,37 @@ def _dense_train(model: nn.Sequential, X, y, s: TrainSettings, seed: int) -> Non
             opt.step()
 
 
+def calibrate() -> None:
+    import numpy as np
+
+    from fpe_empirical.ensemble import ELEMENTWISE_MACS, STEP_OVERHEAD_MACS, _macs, _train_stack
+
+    n, batch = 2000, 500
+    s = TrainSettings(epochs=3, batch_size=batch, lr=1e-3, weight_decay=1e-4, l1=1e-4)
+    rows = []
+    shapes = [(1, 4, 2), (4, 4, 2), (16, 12, 4), (20, 32, 8), (40, 32, 16), (60, 32, 32),
+              (20, 128, 16), (60, 128, 32), (40, 128, 16), (8, 64, 8)]
+    print("| members x shape | ms per step |")
+    print("|---|---|")
+    for M, I, H in shapes:
+        X = torch.rand(n, I)
+        y = (X[:, 0] > 0.5).long()
+        models = [MLP(I, H, 1) for _ in range(M)]
+        _train_stack(models, [(X, y)] * M, [s] * M, list(range(M)), progress=False)  # warm-up
+        best = min(
+            _time(lambda: _train_stack(models, [(X, y)] * M, [s] * M, list(range(M)), progress=False))
+            for _ in range(5)
+        ) / (s.epochs * -(-n // batch))
+        rows.append((M * batch * _macs((I, H, 1)), M * batch * (I + H + 1), best))
+        print(f"| {M} x {I}-{H}-1 | {best * 1e3:.2f} |")
+    A = np.array([[1.0, r[0], r[1]] for r in rows])
+    coef, *_ = np.linalg.lstsq(A, np.array([r[2] for r in rows]), rcond=None)
+    print(f"\nfit: fixed {coef[0] * 1e3:.2f} ms per step, {coef[1] * 1e9:.3f} ns per forward MAC, "
+          f"{coef[2] * 1e9:.3f} ns per activation element")
+    print(f"=> STEP_OVERHEAD_MACS ~ {coef[0] / coef[1]:.2e} (in use: {STEP_OVERHEAD_MACS:.2e}), "
+          f"ELEMENTWISE_MACS ~ {coef[2] / coef[1]:.1f} (in use: {ELEMENTWISE_MACS})")
+
+
 def _time(fn) -> float:
     start = time.perf_counter()
     fn()
@@ -81,9 +117,13 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=2)
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    p.add_argument("--calibrate", action="store_true", help="fit the stack step-time model instead")
     args = p.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.calibrate:
+        calibrate()
+        return
     M = args.members
     datasets = [make_dnf_dataset(8, 4, n_samples=10_000, seed=k) for k in range(4)]
     data = [(datasets[i % 4].X_train, datasets[i % 4].y_train) for i in range(M)]

@@ -120,8 +120,8 @@ def ensemble_groups(
     Members may share a stack when they agree on depth, outputs, norm, bias layout, dtype,
     device, training-set size and every training setting except ``l1`` (which is per
     member). Within such a class members are sorted by size and cut into contiguous
-    stacks of at most ``max_members`` that minimise the modelled time per step,
-    ``sum over stacks of (STEP_OVERHEAD_MACS + members * batch * padded MACs per sample)``:
+    stacks of at most ``max_members`` that minimise the modelled time per step (the sum
+    over stacks of ``STEP_OVERHEAD_MACS + members * batch * padded work per sample``):
     similar widths share a stack, very different ones do not pay for each other's padding.
     """
     if isinstance(max_members, bool) or not isinstance(max_members, int):
@@ -140,11 +140,14 @@ def ensemble_groups(
     return groups
 
 
-#: Fixed cost of one stacked training step (Python, dispatch of ~30 ops, fused Adam,
-#: masks), expressed as the multiply-adds of matmul work that take as long; merging two
-#: stacks pays when it adds fewer padded multiply-adds per step than this
-#: (benchmarks/bench_ensemble.py measures both sides on this machine).
-STEP_OVERHEAD_MACS = 2.0e7
+#: Step-time model of one stack, in units of one forward multiply-add per sample:
+#: ``STEP_OVERHEAD_MACS + members * batch * (macs(widths) + ELEMENTWISE_MACS * sum(widths))``
+#: (fixed Python/dispatch/Adam cost; matmuls; elementwise passes over activations and the
+#: input gather). Fitted to measured step times of stacks from 1 x 4-2-1 to 60 x 128-32-1
+#: on this 2-core machine (benchmarks/bench_ensemble.py --calibrate). Merging two stacks
+#: pays when it adds less padded work than one stack's fixed cost.
+STEP_OVERHEAD_MACS = 6.0e6
+ELEMENTWISE_MACS = 10.0
 
 
 def _macs(dims: Sequence[int]) -> int:
@@ -161,7 +164,8 @@ def _partition(members: list[int], dims: list[tuple[int, ...]], batch: int, max_
         width = list(dims[j - 1])
         for i in range(j - 1, max(0, j - max_members) - 1, -1):
             width = [max(a, b) for a, b in zip(width, dims[i])]
-            cost = best[i] + STEP_OVERHEAD_MACS + (j - i) * batch * _macs(width)
+            per_sample = _macs(width) + ELEMENTWISE_MACS * sum(width)
+            cost = best[i] + STEP_OVERHEAD_MACS + (j - i) * batch * per_sample
             if cost < best[j]:
                 best[j], cut[j] = cost, i
     out = []
