@@ -11,10 +11,12 @@
   own atomically written file. A kill at any moment loses at most the chunks in flight.
 - Backends: in-process (default); a local Dask cluster with ``--workers N`` (processes,
   ``cores // N`` torch threads each); an existing Dask scheduler with ``--scheduler
-  ADDRESS`` (dask-jobqueue/SLURM, Kubernetes: workers need this package installed). A
-  failing chunk is retried (``--retries``), then split into single runs that are retried
-  again; a run that still fails is reported (stderr and ``DIR/.failures/``), never dropped
-  silently, and the exit code is 1.
+  ADDRESS`` (dask-jobqueue/SLURM, Kubernetes: workers need this package installed).
+- Failures: a failing chunk is split into single runs, each tried up to ``1 + --retries``
+  times (on Dask the chunk itself first gets ``--retries`` retries on the cluster, which
+  also covers a worker that died). A run that still fails is reported on stderr, in the
+  summary and in ``DIR/.failures/<key>.json``, never dropped silently; the exit code is 1
+  and rerunning the sweep tries it again.
 
 Exit codes: 0 every run stored, 1 some runs failed, 2 bad input, 130 interrupted.
 """
