@@ -48,8 +48,15 @@ def _parse_args(argv):
     p.add_argument("--repeats", type=int, default=7, help="rounds, median reported (>= 5, default 7)")
     p.add_argument("--min-time", type=float, default=0.01,
                    help="seconds each timed sample lasts at least (calls are repeated; default 0.01)")
+    p.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                   help="wall: latency; cpu: CPU time of the calling thread (threads=1 only), "
+                        "robust when other processes share the cores (default wall)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--omp-passive", action="store_true",
+                   help="set OMP_WAIT_POLICY=PASSIVE before torch starts (2-thread torch on a loaded machine)")
     p.add_argument("--json", default=None, help="also write the rows as JSON to this path")
+    p.add_argument("--kernel-rates", action="store_true",
+                   help="only time single layers: sparse vs dense kernel vs torch, multiply-adds per second")
     args = p.parse_args(argv)
 
     def ints(name, text, lo):
@@ -64,6 +71,8 @@ def _parse_args(argv):
     args.alphas = ints("alphas", args.alphas, 2)
     args.batches = ints("batches", args.batches, 1)
     args.threads = ints("threads", args.threads, 1)
+    if args.clock == "cpu" and args.threads != [1]:
+        raise ValueError("--clock cpu measures one thread: use it with --threads 1")
     if args.repeats < 5:
         raise ValueError(f"--repeats must be >= 5, got {args.repeats}")
     if not args.min_time > 0:
@@ -84,14 +93,14 @@ def _parse_args(argv):
     return args
 
 
-def _median_time(fn, min_time: float) -> float:
+def _median_time(fn, min_time: float, clock=time.perf_counter) -> float:
     """Seconds per call: calls repeated until ``min_time`` has passed (one sample)."""
     n = 1
     while True:
-        t0 = time.perf_counter()
+        t0 = clock()
         for _ in range(n):
             fn()
-        dt = time.perf_counter() - t0
+        dt = clock() - t0
         if dt >= min_time:
             return dt / n
         n = max(n * 2, int(n * min_time / max(dt, 1e-7) * 1.2))
@@ -134,6 +143,50 @@ def _torch_csr(model):
     return run
 
 
+def kernel_rates(args, clock) -> None:
+    """Multiply-adds per second of one layer through each path (justifies sparse.DENSE_SPEEDUP).
+
+    Layer 512 -> 1024: ``sparse`` has a random fan-in of 128 per row (25% density, ELL),
+    ``dense`` the full 512 (our dense kernel), ``torch`` the full 512 (nn.Linear / MKL).
+    Rate = stored entries x batch / time.
+    """
+    import numpy as np
+    import torch
+
+    from fpe_empirical.sparse import SparseMLP, _layer_from_weight
+
+    rng = np.random.default_rng(args.seed)
+    n_in, n_out, fan = 512, 1024, 128
+    Ws = np.zeros((n_out, n_in), np.float32)
+    for j in range(n_out):
+        Ws[j, rng.choice(n_in, fan, replace=False)] = rng.standard_normal(fan)
+    Wd = rng.standard_normal((n_out, n_in)).astype(np.float32)
+    b = np.zeros(n_out, np.float32)
+    pi = np.arange(n_out)
+    sparse = SparseMLP([_layer_from_weight(Ws, b, pi, "ell")])
+    dense = SparseMLP([_layer_from_weight(Wd, b, pi, "dense")])
+    lin = torch.nn.Linear(n_in, n_out)
+    torch.set_num_threads(1)
+    print("| batch | path | entries | G multiply-adds/s |")
+    print("|---|---|---|---|")
+    for batch in args.batches:
+        x = rng.standard_normal((batch, n_in)).astype(np.float32)
+        xt = torch.from_numpy(x)
+        runs = {"sparse (ours, ELL)": (lambda: sparse(x), n_out * fan),
+                "dense (ours)": (lambda: dense(x), n_out * n_in),
+                "dense (torch)": (lambda: lin(xt), n_out * n_in)}
+        samples = {k: [] for k in runs}
+        with torch.inference_mode():
+            for fn, _ in runs.values():
+                fn()
+            for _ in range(args.repeats):
+                for k, (fn, _) in runs.items():
+                    samples[k].append(_median_time(fn, args.min_time, clock))
+        for k, (_, entries) in runs.items():
+            rate = entries * batch / statistics.median(samples[k]) / 1e9
+            print(f"| {batch} | {k} | {entries} | {rate:.1f} |", flush=True)
+
+
 def _bytes_dense(model) -> int:
     return sum(p.numel() * p.element_size() for p in model.parameters())
 
@@ -147,11 +200,18 @@ def main(argv=None) -> int:
     except SystemExit as e:  # argparse: usage error already printed
         return 2 if e.code else 0
 
+    if args.omp_passive:  # must precede torch's OpenMP start-up
+        os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
     import numpy as np
     import torch
 
     from fpe_empirical import MLP, count_nonzero, fpe_expand, to_sparse
 
+    clock = time.thread_time if args.clock == "cpu" else time.perf_counter
+    if args.kernel_rates:
+        print(f"# load average: {os.getloadavg()[0]:.2f}; clock={args.clock}; one thread")
+        kernel_rates(args, clock)
+        return 0
     load_before = os.getloadavg()
     rows = []
     header = (
@@ -159,7 +219,8 @@ def main(argv=None) -> int:
         "| layers | bytes parent / fpe / wide |"
     )
     print(f"# load average before: {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f} "
-          f"(cores: {os.cpu_count()})", flush=True)
+          f"(cores: {os.cpu_count()}); OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}; "
+          f"clock={args.clock}", flush=True)
     print(header)
     print("|" + "---|" * 12)
     torch.manual_seed(args.seed)
@@ -207,7 +268,7 @@ def main(argv=None) -> int:
                             fn()
                         for _ in range(args.repeats):  # round-robin
                             for k, fn in fns.items():
-                                samples[k].append(_median_time(fn, args.min_time))
+                                samples[k].append(_median_time(fn, args.min_time, clock))
                     med = {k: statistics.median(v) for k, v in samples.items()}
                     ratio = {k: med[k] / med["parent"] for k in med}
                     # the fastest sample of each: less sensitive to other processes on the cores
@@ -229,7 +290,8 @@ def main(argv=None) -> int:
     print(f"# load average after: {load_after[0]:.2f} {load_after[1]:.2f} {load_after[2]:.2f}")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump(dict(rows=rows, load_before=load_before, load_after=load_after, argv=sys.argv[1:]), f, indent=1)
+            json.dump(dict(rows=rows, load_before=load_before, load_after=load_after, clock=args.clock,
+                           argv=sys.argv[1:] if argv is None else list(argv)), f, indent=1)
     return 0
 
 

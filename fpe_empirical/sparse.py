@@ -22,12 +22,20 @@ variance) when the model has one, then ReLU, for each hidden layer; the last lay
 logits. Equality with the masked model holds to float tolerance (sums run in another order).
 
 Running (CPU): each layer is packed once into a sliced ELL (``_sparse_kernels``: groups of 4
-rows sorted by fan-in, each group as wide as its widest row) and run by Numba kernels whose
-time is ``(non-zeros + padding) * batch``: for batch >= 16 the activations are kept
-transposed in tiles of 16-64 samples so each gathered input row is a contiguous vector
-(one SIMD FMA per non-zero, accumulators in registers); smaller batches use a per-sample
-gather. ``threads`` splits the work over Python threads (the kernels release the GIL), so
-no OpenMP pool spins beside torch's; the result is identical for any thread count.
+rows sorted by fan-in, each group as wide as its widest row, inputs cut into chunks of 1024
+for very wide layers) and run by Numba kernels whose time is ``(non-zeros + padding) *
+batch`` and whose weight memory is ``non-zeros + padding``: for batch >= 4 the activations are kept transposed in
+tiles of 16-64 samples so each gathered input row is a contiguous vector (one SIMD FMA per
+non-zero per 16 samples, accumulators in registers); batches of 1-3 use a
+per-sample scalar gather. ``threads`` splits the work over Python threads (the kernels
+release the GIL), so no OpenMP pool spins beside torch's; results are identical for any
+thread count. Activation buffers are reused between calls on the same thread.
+
+Cost, measured (``benchmarks/bench_sparse.py``, one AVX-512 core): a gathered non-zero
+costs one vector load per vector FMA, so the sparse kernel runs at ~50-60% of the rate of a
+well-blocked dense GEMM; an FPE network at batch 256 then takes ~1.0-1.6x the latency of
+its dense parent (same non-zeros) where the masked wide network takes ~alpha times. At
+batch 1 the gather (3 loads per non-zero) is ~3x slower per non-zero than a dense GEMV.
 
 GPU: ``SparseMLP.to_torch("cuda")`` gives a ``TorchSparseMLP`` (``torch.nn.Module``) in which
 every layer whose weight has the 2:4 pattern (at most 2 non-zeros in each aligned run of 4
@@ -75,8 +83,9 @@ FORMAT_NAME = "fpe-sparse-mlp"
 FORMAT_VERSION = 1
 ELL_MAX_PADDING = 0.25  # ELL when (out * width - nnz) <= 25% of nnz, else CSR
 # dense when in * out <= DENSE_SPEEDUP * (stored sparse entries): a dense entry costs about
-# 1/1.75 of a gathered one (measured, benchmarks/bench_sparse.py: ~58 vs ~33 GFMA/s at batch 256,
-# ~17 vs ~3 entries/ns at batch 1); dense storage then stays <= 7 bytes per non-zero (float32)
+# 1/1.75-1/2 of a gathered one (benchmarks/bench_sparse.py --kernel-rates: ~50 vs ~26 G
+# multiply-adds/s at batch 64-256, ~14 vs ~2.4 at batch 1); dense storage then stays
+# <= 7 bytes per non-zero (float32), so memory still follows the non-zero count
 DENSE_SPEEDUP = 1.75
 LAYOUTS = ("auto", "ell", "csr", "dense")
 KINDS = ("ell", "csr", "dense")
@@ -431,6 +440,7 @@ class SparseMLP:
         norms = [None] * (len(layers) - 1) if norms is None else list(norms)
         if len(norms) != len(layers) - 1:
             raise ValueError(f"norms must have one entry per hidden layer ({len(layers) - 1}), got {len(norms)}")
+        dtype = next(iter(dtypes))
         for i, norm in enumerate(norms):
             if norm is not None:
                 gamma, beta, eps = norm
@@ -439,10 +449,11 @@ class SparseMLP:
                     raise ValueError(f"norms[{i}] gamma and beta must have shape ({w},)")
                 if not (isinstance(eps, float) and eps >= 0):
                     raise ValueError(f"norms[{i}] eps must be a float >= 0, got {eps!r}")
+                norms[i] = (np.ascontiguousarray(gamma, dtype=dtype), np.ascontiguousarray(beta, dtype=dtype), eps)
         self.layers = layers
         self.norms = norms
-        self.threads = _check_threads(threads)
-        self.dtype = next(iter(dtypes))
+        self.threads = threads
+        self.dtype = dtype
         self._packed, self._packed_norms = _pack_all(layers, norms)
         self._local = threading.local()  # per-thread activation buffers, reused across calls
 
@@ -457,6 +468,15 @@ class SparseMLP:
             if buf.nbytes <= _WORKSPACE_MAX_BYTES:
                 cache[key] = buf
         return buf
+
+    @property
+    def threads(self) -> int:
+        """Threads one forward pass may use (settable; validated)."""
+        return self._threads
+
+    @threads.setter
+    def threads(self, value) -> None:
+        self._threads = _check_threads(value)
 
     # ---- description
     @property
