@@ -13,7 +13,7 @@ Stored form (per layer, the ``SparseLayer`` of ``SparseMLP.layers``; what ``save
 - ``"csr"``: ``indptr (out+1,) int64, indices, values (nnz,)`` otherwise.
 - ``"dense"``: ``weight (out, in)`` when ``in * out <= DENSE_SPEEDUP * entries`` of the
   sparse form (density >= ~57%, e.g. an unpruned or lightly pruned head): a dense entry
-  runs ~1.75x faster than a gathered one, and storage stays <= 7 bytes per non-zero.
+  runs ~1.75x faster than a gathered one, and storage stays <= 7 bytes per sparse entry.
 
 Indices are ``uint16`` when ``in_features <= 65536``, else ``int32``; values keep the
 model's float dtype (float32 or float64). Biases and LayerNorm parameters are kept as is.
@@ -85,7 +85,7 @@ ELL_MAX_PADDING = 0.25  # ELL when (out * width - nnz) <= 25% of nnz, else CSR
 # dense when in * out <= DENSE_SPEEDUP * (stored sparse entries): a dense entry costs about
 # 1/1.75-1/2 of a gathered one (benchmarks/bench_sparse.py --kernel-rates: ~50 vs ~26 G
 # multiply-adds/s at batch 64-256, ~14 vs ~2.4 at batch 1); dense storage then stays
-# <= 7 bytes per non-zero (float32), so memory still follows the non-zero count
+# <= 7 bytes per stored sparse entry (float32), so memory still follows the non-zero count
 DENSE_SPEEDUP = 1.75
 LAYOUTS = ("auto", "ell", "csr", "dense")
 KINDS = ("ell", "csr", "dense")
