@@ -1,0 +1,444 @@
+"""Exact P(all clauses covered) by inclusion–exclusion, with certified error bounds.
+
+    P(all covered) = sum_{j=0..C} (-1)^j C(C,j) m_j^U,   m_j = sum_{i=0..j} (-1)^i C(j,i) r_i
+
+(docs/THEORY.md). ``r_i`` is the probability that one unit covers i given clauses; U is the
+number of i.i.d. units (alpha*N sparse neurons for the independent model, N parents for the
+partition model). The outer alternating sum cancels catastrophically, so it is evaluated by
+one of these methods, cheapest exact one first:
+
+``rational``
+    Exact integer arithmetic over a common denominator D = n↓(I·k): r_i·D and m_j·D are
+    integers, P = (sum_j (-1)^j C(C,j) (m_j D)^U) / D^U, one correctly rounded division.
+``mpmath``
+    mpmath floating point at a working precision W chosen from the observed cancellation,
+    with a rigorous running error bound; W grows until the bound is below 2^-60 of the
+    smaller of P and 1 - P. m_j are formed from r_i in fixed-point integers (exact
+    subtraction), so the inner binomial transform adds at most 2^j units of 2^-W2.
+``bonferroni``
+    As ``mpmath`` but the outer sum stops at j = J < C: the Bonferroni inequalities bound the
+    truncation error by the next term S_{J+1} = C(C,J+1) m_{J+1}^U, which is added to the
+    certified error. Used when C is too large for the full sum (P near 1, or moderate).
+``underflow-certificate``
+    P(all C covered) <= P(all of C' <= C given clauses covered); when the latter (computed
+    exactly) is below the smallest double, the float result 0.0 is exact.
+``approximation``
+    Only when all of the above exceed the work budget: the independent-clauses value
+    q^C (q = P(one clause covered)) clipped to certified bounds [max(0, 1 - C(1-p_u)^U),
+    min(q, P_{C'})]; the bounds are reported.
+
+r_i: independent r_i = d↓(ik)/n↓(ik); partition r_i = i!/n↓(ik) [x^i] (sum_m d↓(mk) x^m/m!)^alpha,
+the exponential generating function of "assign the i clauses to children, each child
+holding its clauses' literals" (equal to the composition sum of THEORY.md).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+
+import mpmath
+import numpy as np
+
+from ._validate import Config
+
+# Work limits (tuned on the 2-core CI machine: each is roughly a few seconds at most).
+RATIONAL_BIT_BUDGET = 4.0e6  # ~bits processed; above this the mpmath path is faster
+MP_OP_BUDGET = 2.5e6  # mpmath operations per evaluation attempt
+TARGET_REL = 2.0**-60  # certified relative accuracy of P and 1 - P before rounding to float
+TINY = mpmath.mpf(2) ** -1100  # below every double: an absolute error this small is invisible
+MAX_BITS = 60000
+
+
+@dataclass
+class UnitResult:
+    """Exact evaluation for one U: P(all covered), P(some missed), certified bounds."""
+
+    p_all: float
+    p_miss: float
+    p_all_lo: float
+    p_all_hi: float
+    p_miss_lo: float
+    p_miss_hi: float
+    method: str
+    precision_bits: int | None
+    terms: int
+    reason: str
+    p_miss_exact: object = None  # Fraction (rational) or mpf interval midpoint, for exact compares
+    p_miss_err: object = None  # certified absolute error of p_miss_exact (0 for rational)
+
+
+def units_per_draw(model: str, alpha: int) -> int:
+    """Units per parent: alpha sparse neurons (independent) or one parent (partition)."""
+    return alpha if model == "independent" else 1
+
+
+def max_cover(cfg: Config, model: str) -> int:
+    """Largest i with r_i > 0: clauses one unit can hold at once."""
+    per_child = cfg.d // cfg.clause_size
+    return per_child if model == "independent" else min(cfg.n_clauses, cfg.alpha * per_child)
+
+
+# ----------------------------------------------------------------------------- r_i, exact ints
+def _binom_conv(a: list, b: list, size: int, binom_rows: list) -> list:
+    """(a ⊛ b)_i = sum_l C(i,l) a_l b_{i-l} for i < size (the EGF product)."""
+    out = []
+    la, lb = len(a), len(b)
+    for i in range(size):
+        row = binom_rows[i]
+        s = 0
+        for l in range(max(0, i - lb + 1), min(i, la - 1) + 1):
+            al = a[l]
+            if al:
+                s += row[l] * al * b[i - l]
+        out.append(s)
+    return out
+
+
+def _binom_rows(size: int, conv=int) -> list:
+    rows = []
+    for i in range(size):
+        rows.append([conv(math.comb(i, l)) for l in range(i + 1)])
+    return rows
+
+
+def _egf_power(coeffs: list, alpha: int, size: int, zero, one, conv) -> list:
+    """alpha-fold EGF power of ``coeffs`` truncated to ``size`` terms (square and multiply)."""
+    rows = _binom_rows(size, conv)
+    result = [one] + [zero] * (size - 1)
+    base = list(coeffs[:size]) + [zero] * max(0, size - len(coeffs))
+    e = alpha
+    first = True
+    while e:
+        if e & 1:
+            result = base[:] if first else _binom_conv(result, base, size, rows)
+            first = False
+        e >>= 1
+        if e:
+            base = _binom_conv(base, base, size, rows)
+    return result
+
+
+def cover_numerators(cfg: Config, model: str, imax: int) -> list[int]:
+    """T_i (i = 0..imax) with r_i = T_i / n↓(ik), exact integers."""
+    n, k, d = cfg.n, cfg.clause_size, cfg.d
+    if model == "independent":
+        return [math.perm(d, i * k) if i * k <= d else 0 for i in range(imax + 1)]
+    per_child = d // k
+    c = [math.perm(d, m * k) for m in range(min(per_child, imax) + 1)]
+    return _egf_power(c, cfg.alpha, imax + 1, 0, 1, int)
+
+
+# ----------------------------------------------------------------------------- rational path
+def rational_cost(cfg: Config, model: str, c_eff: int, us: list[int]) -> float:
+    """Approximate bits processed by the rational path (powers dominate)."""
+    imax = min(c_eff, max_cover(cfg, model))
+    dbits = imax * cfg.clause_size * max(1.0, math.log2(cfg.n))
+    conv = imax * imax * max(1, cfg.alpha.bit_length()) * dbits / 64 if model == "partition" else 0
+    return (c_eff + 1) * dbits * float(sum(us)) + conv
+
+
+def rational_eval(cfg: Config, model: str, c_eff: int, us: list[int]) -> list[UnitResult]:
+    """Exact rational inclusion–exclusion for every U in ``us``."""
+    n, k = cfg.n, cfg.clause_size
+    imax = min(c_eff, max_cover(cfg, model))
+    t = cover_numerators(cfg, model, imax)
+    denom = math.perm(n, imax * k)
+    r_scaled = [t[i] * math.perm(n - i * k, (imax - i) * k) for i in range(imax + 1)]
+    a = []
+    for j in range(c_eff + 1):
+        s = 0
+        for i in range(min(j, imax) + 1):
+            term = math.comb(j, i) * r_scaled[i]
+            s += -term if i & 1 else term
+        a.append(s)
+    out = []
+    for u in us:
+        du = denom**u
+        num = 0
+        for j in range(c_eff + 1):
+            term = math.comb(c_eff, j) * a[j] ** u
+            num += -term if j & 1 else term
+        p_all = Fraction(num, du)
+        p_miss = 1 - p_all
+        fa, fm = float(p_all), float(p_miss)
+        out.append(
+            UnitResult(fa, fm, fa, fa, fm, fm, "rational", None, c_eff,
+                       "exact rational arithmetic", p_miss, 0)
+        )
+    return out
+
+
+# ----------------------------------------------------------------------------- mpmath path
+def mp_cost(cfg: Config, model: str, j_terms: int, n_u: int) -> float:
+    i_needed = min(j_terms + 1, max_cover(cfg, model))
+    ops = i_needed * cfg.clause_size
+    if model == "partition":
+        ops += i_needed * i_needed * (2 * cfg.alpha.bit_length() + 2) / 2
+    ops += 0.05 * (j_terms + 2) ** 2  # fixed-point integer differencing
+    ops += n_u * (j_terms + 2) * 12  # powers and sums
+    return ops
+
+
+def _unit_cover_mp(cfg: Config, model: str, imax: int, prec: int):
+    """r_i (i = 0..imax) as mpf at ``prec`` bits, and a bound on their relative error."""
+    n, k, d = cfg.n, cfg.clause_size, cfg.d
+    with mpmath.workprec(prec):
+        if model == "independent":
+            r = [mpmath.mpf(1)]
+            cur = mpmath.mpf(1)
+            for i in range(1, imax + 1):
+                for l in range((i - 1) * k, i * k):
+                    if l >= d:
+                        cur = mpmath.mpf(0)
+                        break
+                    cur = cur * (d - l) / (n - l)
+                r.append(cur)
+            rel = (2 * (imax + 1) * k + 4) * mpmath.mpf(2) ** (-prec)
+            return r, rel
+        per_child = d // k
+        c = [mpmath.mpf(1)]
+        f = mpmath.mpf(1)
+        for m in range(1, min(per_child, imax) + 1):
+            for l in range((m - 1) * k, m * k):
+                f = f * (d - l)
+            c.append(f)
+        t = _egf_power(c, cfg.alpha, imax + 1, mpmath.mpf(0), mpmath.mpf(1), mpmath.mpf)
+        r = []
+        den = mpmath.mpf(1)
+        for i in range(imax + 1):
+            if i:
+                for l in range((i - 1) * k, i * k):
+                    den = den * (n - l)
+            r.append(t[i] / den)
+        depth = 2 * cfg.alpha.bit_length() + 2
+        rel = (4 * (imax + 1) * k + 4 * depth * (imax + 4) + 8) * mpmath.mpf(2) ** (-prec)
+        return r, rel
+
+
+def _m_fixed(r, rel, j_max: int, prec_fixed: int):
+    """m_j and its certified absolute error for j = 0..j_max from mpf r_i.
+
+    r_i -> floor(r_i 2^W2) as Python ints; the binomial transform is then exact integer
+    differencing: row_{t+1}[i] = row_t[i] - row_t[i+1], m_t = row_t[0]. The same with '+'
+    gives A_j = sum_i C(j,i) r_i, which bounds the propagated error of the r_i.
+    """
+    length = j_max + 1
+    scale = mpmath.mpf(2) ** prec_fixed
+    vals = [int(mpmath.floor(x * scale)) for x in r[:length]]
+    vals += [0] * (length - len(vals))
+    row = np.array(vals, dtype=object)
+    pos = row.copy()
+    m_int = [row[0]]
+    a_int = [pos[0]]
+    for _ in range(j_max):
+        row = row[:-1] - row[1:]
+        pos = pos[:-1] + pos[1:]
+        m_int.append(row[0])
+        a_int.append(pos[0])
+    ms, errs = [], []
+    for j in range(j_max + 1):
+        m = mpmath.mpf(m_int[j]) / scale
+        a = mpmath.mpf(a_int[j]) / scale
+        # |error| <= sum_i C(j,i) (1 ulp + r_i*rel) <= 2^j ulp + (A_j + 2^j ulp) * rel * 1.01
+        ulp_part = mpmath.mpf(2) ** (j - prec_fixed)
+        errs.append(ulp_part * 2 + (a + ulp_part) * rel * mpmath.mpf(1.01))
+        ms.append(m)
+    return ms, errs
+
+
+def mp_eval(cfg: Config, model: str, c_eff: int, us: list[int], j_terms: int, prec: int,
+            cache: dict | None = None):
+    """One pass at precision ``prec`` and ``j_terms`` outer terms.
+
+    Returns per U: (p_miss, arithmetic error bound, truncation bound, resolved) where
+    ``resolved`` says whether m_{J+1}^U is known to 2^-20 relative (else the truncation
+    bound is meaningless and precision, not J, must grow).
+    """
+    key = (j_terms, prec)
+    if cache is not None and key in cache:
+        logs = cache[key]
+    else:
+        imax = min(j_terms + 1, max_cover(cfg, model))
+        with mpmath.workprec(prec + 32):
+            r, rel = _unit_cover_mp(cfg, model, imax, prec + 32)
+        prec_fixed = prec + j_terms + 40
+        with mpmath.workprec(prec_fixed + 32):
+            ms, errs = _m_fixed(r, rel, j_terms + 1, prec_fixed)
+        # log m_j, log(m_j + e_j), log(m_j - e_j): powers as exp(U log m) (U can be 2^600)
+        with mpmath.workprec(prec + 32):
+            logs = []
+            for m, e in zip(ms, errs):
+                lm = mpmath.log(m) if m > 0 else None
+                lhi = mpmath.log(m + e) if m + e > 0 else None
+                llo = mpmath.log(m - e) if m > e else None
+                logs.append((lm, lhi, llo))
+        if cache is not None:
+            cache.clear()  # keep only the latest (largest) one
+            cache[key] = logs
+    out = []
+    with mpmath.workprec(prec):
+        eps = mpmath.mpf(2) ** (-prec)
+
+        def power(lg, u):
+            # exp(u·log m): log m is good to ~2^-(prec+30) relative, so u·log m carries an
+            # absolute error <= u·|log m|·2^-prec, added to the bound below
+            if lg is None:
+                return mpmath.mpf(0), mpmath.mpf(0)
+            v = mpmath.exp(u * lg)
+            return v, v * (abs(u * lg) * eps + 8 * eps)
+
+        for u in us:
+            s = mpmath.mpf(0)
+            err = mpmath.mpf(0)
+            abs_sum = mpmath.mpf(0)
+            trunc = mpmath.mpf(0)
+            resolved = True
+            for j in range(1, j_terms + 2):
+                if j > c_eff:
+                    break
+                b = mpmath.mpf(math.comb(c_eff, j))
+                lm, lhi, llo = logs[j]
+                tv, terr = power(lm, u)
+                hv, herr = power(lhi, u)
+                lv, _ = power(llo, u)
+                t, hi, lo = b * tv, b * (hv + herr), b * lv
+                if j == j_terms + 1:
+                    trunc = hi * (1 + 16 * eps)
+                    resolved = hi <= 2 * t or hi == 0
+                    break
+                err += 2 * max(hi - t, t - lo) + b * terr + abs(t) * 16 * eps
+                abs_sum += abs(t)
+                s += -t if j & 1 else t
+            err += abs_sum * (j_terms + 8) * eps
+            out.append((-s, err, trunc, resolved))
+    return out
+
+
+def _bonferroni_terms_needed(cfg: Config, model: str, c_eff: int, u: int) -> float:
+    """Rough number of outer terms the truncated sum needs (Poisson heuristic).
+
+    With lambda = C·(1 - p_u)^U expected missed clauses, S_j ≈ lambda^j/j! and
+    P(all) ≈ e^-lambda, so S_{J+1} <= 2^-60 P(all) needs J ≈ e^2·lambda + 60.
+    """
+    from .closed_forms import _log_unit_cover, _log_neg_log1m
+
+    la = math.log(u) + _log_neg_log1m(_log_unit_cover(cfg, model))
+    a = math.exp(min(la, 700.0))
+    log_lam = math.log(c_eff) - a
+    lam = math.exp(min(log_lam, 700.0))
+    return math.e**2 * lam + 60
+
+
+def certified_eval(cfg: Config, model: str, c_eff: int, us: list[int], *, budget=MP_OP_BUDGET,
+                   full: bool = False, cache: dict | None = None):
+    """Adaptive mpmath evaluation; a UnitResult per U, or None where the budget is exceeded."""
+    results: list[UnitResult | None] = [None] * len(us)
+    pending = list(range(len(us)))
+    if not full and c_eff > 48:
+        # skip what the truncated sum cannot finish within the budget (P(all) tiny, C huge)
+        pending = [i for i in pending
+                   if mp_cost(cfg, model, int(min(_bonferroni_terms_needed(cfg, model, c_eff, us[i]),
+                                                  c_eff)), 1) <= budget]
+    j_terms = c_eff if (full or c_eff <= 48) else min(c_eff, 24)
+    ubits = max((int(us[i]).bit_length() for i in pending), default=1)
+    prec = 96 + 2 * min(j_terms, 512) + ubits
+    if cache:
+        (cj, cp), = cache.keys()
+        if cj >= j_terms and cp >= prec:  # reuse m_j already computed (min_parents probes)
+            j_terms, prec = cj, cp
+    for _ in range(40):
+        if not pending:
+            break
+        if mp_cost(cfg, model, j_terms, len(pending)) > budget or prec > MAX_BITS:
+            break
+        evals = mp_eval(cfg, model, c_eff, [us[i] for i in pending], j_terms, prec, cache)
+        grow_j = False
+        grow_bits = 0
+        still = []
+        for idx, (p_miss, err, trunc, resolved) in zip(pending, evals):
+            total = err + trunc
+            p_all = 1 - p_miss
+            scale_v = min(abs(p_miss), abs(p_all))
+            target = max(TARGET_REL * scale_v, TINY)
+            if total <= target:
+                method = "mpmath" if j_terms >= c_eff else "bonferroni"
+                reason = (
+                    f"inclusion–exclusion at {prec} bits with a certified error bound"
+                    if method == "mpmath"
+                    else f"inclusion–exclusion truncated after {j_terms} of {c_eff} terms; "
+                    f"Bonferroni bound on the rest, {prec} bits"
+                )
+                with mpmath.workprec(prec):
+                    results[idx] = UnitResult(
+                        float(p_all), float(p_miss),
+                        float(max(p_all - total, 0)), float(min(p_all + total, 1)),
+                        float(max(p_miss - total, 0)), float(min(p_miss + total, 1)),
+                        method, prec, j_terms, reason, p_miss, total,
+                    )
+                continue
+            still.append(idx)
+            if resolved and trunc > err and j_terms < c_eff:
+                grow_j = True
+            else:
+                need = float(mpmath.log(max(err, trunc) / target, 2))
+                grow_bits = max(grow_bits, int(math.ceil(min(max(need, 16), 4 * prec))) + 32)
+        pending = still
+        if grow_j:
+            j_terms = min(c_eff, 2 * j_terms)
+            prec = max(prec, 96 + 2 * min(j_terms, 512) + ubits)
+        if grow_bits:
+            prec += grow_bits
+    return results
+
+
+# ----------------------------------------------------------------------------- driver
+def evaluate(cfg: Config, model: str, us: list[int], *, force: str | None = None,
+             c_eff: int | None = None, cache: dict | None = None) -> list[UnitResult]:
+    """Exact P(all covered) for each U in ``us`` (see module docstring for the methods)."""
+    c = cfg.n_clauses if c_eff is None else c_eff
+    if force == "rational" or (force is None and rational_cost(cfg, model, c, us) <= RATIONAL_BIT_BUDGET):
+        return rational_eval(cfg, model, c, us)
+    if force == "mpmath":
+        res = certified_eval(cfg, model, c, us, budget=float("inf"), full=True)
+        return res  # type: ignore[return-value]
+    res = certified_eval(cfg, model, c, us, cache=cache)
+    missing = [i for i, r in enumerate(res) if r is None]
+    if missing:
+        fb = _fallback(cfg, model, [us[i] for i in missing])
+        for i, r in zip(missing, fb):
+            res[i] = r
+    return res  # type: ignore[return-value]
+
+
+def _fallback(cfg: Config, model: str, us: list[int]) -> list[UnitResult]:
+    """Certified underflow, or an approximation clipped to certified bounds."""
+    from .closed_forms import _log_unit_cover  # local: closed_forms imports this module
+
+    c = cfg.n_clauses
+    c_sub = min(c, 64)
+    sub = evaluate(cfg, model, us, c_eff=c_sub)
+    log_pu = _log_unit_cover(cfg, model)
+    out = []
+    for u, s in zip(us, sub):
+        if s.p_all_hi == 0.0:  # the certified upper bound rounds to 0.0
+            out.append(UnitResult(
+                0.0, 1.0, 0.0, s.p_all_hi, 1.0 - s.p_all_hi, 1.0, "underflow-certificate", None, c_sub,
+                f"P(all {c} covered) <= P(all {c_sub} given clauses covered) <= {s.p_all_hi:.3g}, "
+                "below the smallest double", None, None))
+            continue
+        with mpmath.workprec(128):
+            pu = mpmath.exp(mpmath.mpf(log_pu))
+            miss1 = mpmath.exp(u * mpmath.log1p(-pu)) if pu < 1 else mpmath.mpf(0)
+            q = 1 - miss1
+            lo = max(mpmath.mpf(0), 1 - c * miss1)
+            hi = min(q, mpmath.mpf(s.p_all_hi))
+            approx = min(max(q**c, lo), hi)
+        out.append(UnitResult(
+            float(approx), float(1 - approx), float(lo), float(hi), float(1 - hi), float(1 - lo),
+            "approximation", None, c_sub,
+            f"exact inclusion–exclusion over C={c} clauses exceeds the work budget; value is the "
+            f"independent-clauses approximation q^C clipped to certified bounds [{float(lo):.6g}, {float(hi):.6g}]",
+            None, None))
+    return out
