@@ -130,6 +130,9 @@ def cmd_ratio(args) -> None:
     times = {(b, e): [] for b in ("loop", "auto") for e in (0, args.epochs)}
     print(f"{len(configs)} configs in {len(chunks)} chunks; torch threads {torch.get_num_threads()}; "
           f"load average before {os.getloadavg()[0]:.2f}")
+    warm = [dataclasses.replace(chunks[-1][0], pretrain_epochs=1, split_epochs=1)]
+    for backend in ("loop", "auto"):  # imports, first-call costs
+        train_dnf_many(warm, backend=backend)
     with _LoadSampler() as load:
         for _ in range(args.repeats):
             for epochs in (0, args.epochs):
