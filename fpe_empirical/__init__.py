@@ -45,6 +45,7 @@ _EXPORTS = {
     # sparse inference (sparse.py)
     "to_sparse": "sparse",
     "SparseMLP": "sparse",
+    "TorchSparseMLP": "sparse",
     # config keys (config.py)
     "config_key": "config",
 }
