@@ -332,7 +332,7 @@ def _bonferroni_terms_needed(cfg: Config, model: str, c_eff: int, u: int) -> flo
 
 
 def certified_eval(cfg: Config, model: str, c_eff: int, us: list[int], *, budget=MP_OP_BUDGET,
-                   full: bool = False, cache: dict | None = None):
+                   full: bool = False, cache: dict | None = None, target_rel=TARGET_REL):
     """Adaptive mpmath evaluation; a UnitResult per U, or None where the budget is exceeded."""
     results: list[UnitResult | None] = [None] * len(us)
     pending = list(range(len(us)))
@@ -361,7 +361,7 @@ def certified_eval(cfg: Config, model: str, c_eff: int, us: list[int], *, budget
             total = err + trunc
             p_all = 1 - p_miss
             scale_v = min(abs(p_miss), abs(p_all))
-            target = max(TARGET_REL * scale_v, TINY)
+            target = max(target_rel * scale_v, TINY)
             if total <= target:
                 method = "mpmath" if j_terms >= c_eff else "bonferroni"
                 reason = (
@@ -395,7 +395,8 @@ def certified_eval(cfg: Config, model: str, c_eff: int, us: list[int], *, budget
 
 # ----------------------------------------------------------------------------- driver
 def evaluate(cfg: Config, model: str, us: list[int], *, force: str | None = None,
-             c_eff: int | None = None, cache: dict | None = None) -> list[UnitResult]:
+             c_eff: int | None = None, cache: dict | None = None,
+             target_rel=None) -> list[UnitResult]:
     """Exact P(all covered) for each U in ``us`` (see module docstring for the methods)."""
     c = cfg.n_clauses if c_eff is None else c_eff
     if force == "rational" or (force is None and rational_cost(cfg, model, c, us) <= RATIONAL_BIT_BUDGET):
@@ -403,7 +404,8 @@ def evaluate(cfg: Config, model: str, us: list[int], *, force: str | None = None
     if force == "mpmath":
         res = certified_eval(cfg, model, c, us, budget=float("inf"), full=True)
         return res  # type: ignore[return-value]
-    res = certified_eval(cfg, model, c, us, cache=cache)
+    res = certified_eval(cfg, model, c, us, cache=cache,
+                         target_rel=TARGET_REL if target_rel is None else target_rel)
     missing = [i for i, r in enumerate(res) if r is None]
     if missing:
         fb = _fallback(cfg, model, [us[i] for i in missing])
@@ -413,7 +415,16 @@ def evaluate(cfg: Config, model: str, us: list[int], *, force: str | None = None
 
 
 def _fallback(cfg: Config, model: str, us: list[int]) -> list[UnitResult]:
-    """Certified underflow, or an approximation clipped to certified bounds."""
+    """Certified underflow, or an approximation clipped to certified bounds.
+
+    Upper bounds used: P(all C covered) <= P(all of C' given clauses covered) (computed
+    exactly, C' = min(C, 64)), and for the independent model the negative-association bound
+    P(all covered) <= q^C: a uniform d-subset is negatively associated (Joag-Dev & Proschan
+    1983, permutation distributions), "clause c covered" is an increasing function of
+    disjoint sets of those indicators across independent units, so the events are NA and
+    P(intersection) <= product. (It fails for the partition model, whose disjoint children
+    make coverage of different clauses positively correlated; the tests show both.)
+    """
     from .closed_forms import _log_unit_cover  # local: closed_forms imports this module
 
     c = cfg.n_clauses
@@ -422,19 +433,23 @@ def _fallback(cfg: Config, model: str, us: list[int]) -> list[UnitResult]:
     log_pu = _log_unit_cover(cfg, model)
     out = []
     for u, s in zip(us, sub):
-        if s.p_all_hi == 0.0:  # the certified upper bound rounds to 0.0
-            out.append(UnitResult(
-                0.0, 1.0, 0.0, s.p_all_hi, 1.0 - s.p_all_hi, 1.0, "underflow-certificate", None, c_sub,
-                f"P(all {c} covered) <= P(all {c_sub} given clauses covered) <= {s.p_all_hi:.3g}, "
-                "below the smallest double", None, None))
-            continue
         with mpmath.workprec(128):
             pu = mpmath.exp(mpmath.mpf(log_pu))
             miss1 = mpmath.exp(u * mpmath.log1p(-pu)) if pu < 1 else mpmath.mpf(0)
-            q = 1 - miss1
-            lo = max(mpmath.mpf(0), 1 - c * miss1)
-            hi = min(q, mpmath.mpf(s.p_all_hi))
-            approx = min(max(q**c, lo), hi)
+            q = 1 - miss1 if miss1 < mpmath.mpf(2) ** -64 else -mpmath.expm1(u * mpmath.log1p(-pu))
+            qc = mpmath.exp(c * mpmath.log(q)) if q > 0 else mpmath.mpf(0)
+            # a 2^-40 relative margin covers the float log_pu behind q
+            na_hi = qc * (1 + c * mpmath.mpf(2) ** -40) if model == "independent" else mpmath.mpf(1)
+            hi = min(q, mpmath.mpf(s.p_all_hi), na_hi)
+            lo = max(mpmath.mpf(0), 1 - c * miss1 * (1 + mpmath.mpf(2) ** -40))
+            approx = min(max(qc, lo), hi)
+        if s.p_all_hi == 0.0 or float(hi) == 0.0:  # the certified upper bound rounds to 0.0
+            why = (f"P(all {c} covered) <= P(all {c_sub} given clauses covered) <= {s.p_all_hi:.3g}"
+                   if s.p_all_hi == 0.0 else
+                   f"P(all {c} covered) <= q^C = {mpmath.nstr(na_hi, 5)} (negative association)")
+            out.append(UnitResult(0.0, 1.0, 0.0, 0.0, 1.0, 1.0, "underflow-certificate", None, c_sub,
+                                  why + ", below the smallest double", None, None))
+            continue
         out.append(UnitResult(
             float(approx), float(1 - approx), float(lo), float(hi), float(1 - hi), float(1 - lo),
             "approximation", None, c_sub,

@@ -431,6 +431,7 @@ def min_parents_for_coverage(n_clauses, clause_size, alpha, delta, *, model: str
     per = _exact.units_per_draw(model, cfg.alpha)
     dfrac = Fraction(delta)
     methods = set()
+    undecided: list = []
 
     s12 = _first_two_sums(cfg, model)
     cache: dict = {}  # m_j at the precision reached so far, shared by the probes
@@ -452,7 +453,21 @@ def min_parents_for_coverage(n_clauses, clause_size, alpha, delta, *, model: str
         methods.add(r.method)
         if r.method == "rational":
             return r.p_miss_exact <= dfrac
+        for _ in range(6):  # refine while delta lies inside the certified interval
+            if r.p_miss_exact is None:
+                break
+            with mpmath.workprec(max(r.precision_bits or 128, 128) + 64):
+                gap = abs(r.p_miss_exact - mpmath.mpf(delta))
+                if gap > r.p_miss_err:
+                    return r.p_miss_exact <= mpmath.mpf(delta)
+                rel = gap / mpmath.mpf(delta) / 4
+                if rel == 0 or r.precision_bits > _exact.MAX_BITS // 2:
+                    break
+                (r,) = _exact.evaluate(cfg, model, [n * per], cache=cache,
+                                       target_rel=max(rel, mpmath.mpf(2) ** -(_exact.MAX_BITS // 2)))
+                methods.add(r.method)
         if r.p_miss_exact is not None:
+            undecided.append(n)  # delta within the certified error: decided by the midpoint
             with mpmath.workprec(max(r.precision_bits or 128, 128)):
                 return r.p_miss_exact <= mpmath.mpf(delta)
         return r.p_miss <= delta
@@ -467,8 +482,11 @@ def min_parents_for_coverage(n_clauses, clause_size, alpha, delta, *, model: str
         else:
             lo = mid
     used = sorted(methods) if methods else ["closed-form"]
-    info = ExactInfo("exact", used[0] if len(used) == 1 else tuple(used),
-                     f"binary search on the exact P(some clause missed) in [{n_lo}, {n_ub}]", hi, hi)
+    reason = f"binary search on the exact P(some clause missed) in [{n_lo}, {n_ub}]"
+    if undecided:
+        reason += (f"; at N in {undecided[:3]} delta lay within the certified error at "
+                   f"{_exact.MAX_BITS // 2} bits and the midpoint decided")
+    info = ExactInfo("exact", used[0] if len(used) == 1 else tuple(used), reason, hi, hi)
     return (hi, info) if full_output else hi
 
 
