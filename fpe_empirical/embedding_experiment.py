@@ -316,13 +316,13 @@ class EmbeddingResult:
 def _row(config: EmbeddingExperiment, data: EmbeddingData, strategy: str, model: MLP, extra: dict) -> dict:
     return {
         "config_key": config_key(config),
-        "dataset": data.name,
+        "dataset": config.dataset,
         "strategy": strategy,
         "seed": config.seed,
         "hidden": config.hidden,
         "depth": config.depth,
         "alpha": config.alpha,
-        "layers": config.split_layer_scheme,
+        "layer_scheme": config.split_layer_scheme,
         "pretrain_epochs": config.pretrain_epochs,
         "split_epochs": config.split_epochs,
         "train_accuracy": model.accuracy(data.X_train, data.y_train),

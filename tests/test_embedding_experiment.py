@@ -165,10 +165,21 @@ def test_train_many_called_once_per_phase(monkeypatch):
     assert [f.config_key.iloc[0] for f in frames] == [config_key(c) for c in configs]
 
 
+def test_rewire_with_zero_fraction_equals_one_shot():
+    """Paired design: '+rewire' shares the split and the phase-2 data order with the one-shot
+    split, so with rewire_fraction 0 it is the same model, bit for bit (reference loop)."""
+    cfg = tiny(hidden=3, strategies=("random", "random+rewire", "gram", "gram+rewire"), rewire_fraction=0.0, rewire_every=1)
+    res = EX.train_embedding(cfg, backend="loop")
+    for base in ("random", "gram"):
+        a, b = res.models[base], res.models[f"{base}+rewire"]
+        for (ka, va), (kb, vb) in zip(a.state_dict().items(), b.state_dict().items()):
+            assert ka == kb and torch.equal(va, vb), ka
+
+
 def test_embedding_file_dataset(tmp_path):
     p = digits_file(tmp_path, "emb.safetensors")
     f = run(tiny(dataset=str(p), hidden=2, strategies=("dense", "random")))
-    assert list(f.dataset) == ["emb.safetensors"] * 2
+    assert list(f.dataset) == [str(p)] * 2
     assert (f.nonzero <= f.budget).all()
 
 
@@ -258,15 +269,15 @@ def test_cli(capsys, tmp_path):
 def test_random_split_beats_dense_on_digits_small_widths():
     """The paper's Section 3.3 claim, offline on digits at the default schedule (10 + 1000
     epochs), 5 seeds: random-split FPE has higher mean test accuracy than dense at hidden 2
-    and 4. Measured (this machine): hidden 2: dense 65.0% +- 2.7, random 81.9% +- 2.4;
-    hidden 4: dense 89.4% +- 1.4, random 92.0% +- 2.3 (mean +- sample std). An empirical
-    regression check of a trained-model claim, not a distributional test: the hidden-2 gap
-    is about 6 standard deviations."""
+    and 4. Measured with the CLI (all 4 widths x 5 strategies in one batch): hidden 2:
+    dense 65.0% +- 2.7, random 81.9% +- 2.4; hidden 4: dense 89.4% +- 1.4, random
+    92.0% +- 2.3 (mean +- sample std). An empirical regression check of a trained-model
+    claim, not a distributional test. Single runs are not stable to float reassociation: the
+    batched ensemble sums in an order that depends on which runs share a stack, and a hidden-2
+    split model can lose a neuron or not (seed 0: random 77-82% alone or in the CLI batch,
+    67% in this test's batch, below dense's 69%), so only the means are asserted."""
     configs = [EmbeddingExperiment(hidden=h, seed=s, strategies=("dense", "random")) for h in (2, 4) for s in range(5)]
     f = pd.concat(run_many(configs))
     means = f.groupby(["hidden", "strategy"]).test_accuracy.mean()
     for h in (2, 4):
         assert means[(h, "random")] > means[(h, "dense")]
-    # paired by seed: random wins for every seed at hidden 2
-    wide = f[f.hidden == 2].pivot(index="seed", columns="strategy", values="test_accuracy")
-    assert (wide["random"] > wide["dense"]).all()
