@@ -194,6 +194,8 @@ def simulate(n_clauses, clause_size, alpha, n_parents, *, trials, seed=0, model=
         from tqdm import tqdm
 
         bar = tqdm(total=trials, unit="trial", file=sys.stderr, leave=False)
+    shuffled = layout == "shuffled"
+    words = K.use_words(cfg.clause_size, shuffled, cfg.alpha)
     previous = numba.get_num_threads()
     try:
         if threads is not None:
@@ -201,14 +203,13 @@ def simulate(n_clauses, clause_size, alpha, n_parents, *, trials, seed=0, model=
         for start in starts:
             t = min(BATCH, trials - start)
             n_chunks = (t + K.CHUNK - 1) // K.CHUNK
-            labs = np.empty((n_chunks, n), dtype=K.label_dtype(cfg.alpha))
+            labs = np.empty((n_chunks, K.padded(n)), dtype=K.label_dtype(cfg.alpha))
             om = np.empty(t, dtype=np.int32)
             oc = np.empty(t, dtype=np.int64)
             of = np.empty(t, dtype=np.int32)
             o0 = np.empty(t, dtype=np.int8)
-            K.simulate_batch(c, cfg.clause_size, cfg.alpha, n_par, K.MODEL_CODES[model],
-                             layout == "shuffled", np.uint64(seed), start // K.CHUNK, t, labs,
-                             om, oc, of, o0)
+            K.simulate_batch(c, cfg.clause_size, cfg.alpha, n_par, K.MODEL_CODES[model], shuffled,
+                             words, np.uint64(seed), start // K.CHUNK, t, labs, om, oc, of, o0)
             missed_h += np.bincount(om, minlength=c + 1)
             first_h += np.bincount(of, minlength=n_par + 2)
             hc = np.bincount(oc)

@@ -30,7 +30,9 @@ def _rotl(x, k):
 
 
 class PyStream:
-    """xoshiro256** seeded by splitmix64 from (seed, chunk), 32-bit halves, Lemire bounded."""
+    """xoshiro256** seeded by splitmix64 from (seed, chunk); Lemire bounded draws taken as
+    16-bit slices (4 per output, bound <= 4096) or 32-bit halves, a rejection discarding the
+    rest of its output (the documented stream of fpe_theory._kernels)."""
 
     def __init__(self, seed, chunk):
         x, a = _splitmix(seed)
@@ -39,7 +41,6 @@ class PyStream:
         for _ in range(4):
             x, v = _splitmix(x)
             self.s.append(v)
-        self.half = None
 
     def next64(self):
         s0, s1, s2, s3 = self.s
@@ -54,20 +55,33 @@ class PyStream:
         self.s = [s0, s1, s2, s3]
         return result
 
-    def u32(self):
-        if self.half is not None:
-            x, self.half = self.half, None
-            return x
-        r = self.next64()
-        self.half = r & M32
-        return r >> 32
+    def draws(self, bounds):
+        """Yield one uniform draw per bound in the iterable ``bounds`` (consumed lazily)."""
+        bounds = iter(bounds)
+        b = next(bounds, None)
+        while b is not None:
+            x = self.next64()
+            width = 16 if b <= K.SMALL_BOUND else 32
+            for q in range(64 // width):
+                if (b <= K.SMALL_BOUND) != (width == 16):
+                    break  # the phase changed: the rest of this output is discarded
+                mask = (1 << width) - 1
+                m = ((x >> (64 - width * (q + 1))) & mask) * b
+                low = m & mask
+                if low < b and low < ((1 << width) - b) % b:
+                    break
+                yield m >> width
+                b = next(bounds, None)
+                if b is None:
+                    return
 
-    def bounded(self, b):
-        while True:
-            m = self.u32() * b
-            low = m & M32
-            if low >= b or low >= ((1 << 32) - b) % b:
-                return m >> 32
+
+def fisher_yates(rng, arr):
+    n = len(arr)
+    i = n - 1
+    for j in rng.draws(range(n, 1, -1)):  # bounds i + 1 = n .. 2
+        arr[i], arr[j] = arr[j], arr[i]
+        i -= 1
 
 
 PATTERNS = [[0, 0, 1, 1], [0, 1, 0, 1], [0, 1, 1, 0], [1, 0, 0, 1], [1, 0, 1, 0], [1, 1, 0, 0]]
@@ -85,17 +99,14 @@ def py_simulate(C, k, alpha, N, model, shuffled, seed, trials):
         idx = list(range(n))
         for _t in range(chunk * K.CHUNK, min((chunk + 1) * K.CHUNK, trials)):
             if shuffled:
-                for i in range(n - 1, 0, -1):
-                    j = rng.bounded(i + 1)
-                    pos[i], pos[j] = pos[j], pos[i]
+                fisher_yates(rng, pos)
             covered = [False] * C
             coll, first = 0, N + 1
             for p in range(N):
                 if model == "independent":
                     for _u in range(alpha):
-                        for i in range(d):
-                            j = i + rng.bounded(n - i)
-                            idx[i], idx[j] = idx[j], idx[i]
+                        for i, j in enumerate(rng.draws(range(n, n - d, -1))):
+                            idx[i], idx[i + j] = idx[i + j], idx[i]
                         member = set(idx[:d])
                         held = [c for c in range(C) if all(pos[c * k + t] in member for t in range(k))]
                         coll += len(held) * (len(held) - 1) // 2
@@ -103,12 +114,10 @@ def py_simulate(C, k, alpha, N, model, shuffled, seed, trials):
                             covered[c] = True
                 else:
                     if model == "partition":
-                        for i in range(n - 1, 0, -1):
-                            j = rng.bounded(i + 1)
-                            lab[i], lab[j] = lab[j], lab[i]
+                        fisher_yates(rng, lab)
                     else:
-                        for g in range(n // 4):
-                            lab[4 * g: 4 * g + 4] = PATTERNS[rng.bounded(6)]
+                        for g, r in enumerate(rng.draws([6] * (n // 4))):
+                            lab[4 * g: 4 * g + 4] = PATTERNS[r]
                     cnt = [0] * alpha
                     for c in range(C):
                         labels = {lab[pos[c * k + t]] for t in range(k)}
@@ -122,34 +131,52 @@ def py_simulate(C, k, alpha, N, model, shuffled, seed, trials):
     return out
 
 
-def kernel_trials(C, k, alpha, N, model, shuffled, seed, trials):
+def kernel_trials(C, k, alpha, N, model, shuffled, seed, trials, words=None):
     n = C * k
-    labs = np.empty(((trials + K.CHUNK - 1) // K.CHUNK, n), dtype=K.label_dtype(alpha))
+    labs = np.empty(((trials + K.CHUNK - 1) // K.CHUNK, K.padded(n)), dtype=K.label_dtype(alpha))
     om = np.empty(trials, np.int32)
     oc = np.empty(trials, np.int64)
     of = np.empty(trials, np.int32)
     o0 = np.empty(trials, np.int8)
-    K.simulate_batch(C, k, alpha, N, K.MODEL_CODES[model], shuffled, np.uint64(seed), 0, trials,
-                     labs, om, oc, of, o0)
+    K.simulate_batch(C, k, alpha, N, K.MODEL_CODES[model], shuffled,
+                     K.use_words(k, shuffled, alpha) if words is None else words,
+                     np.uint64(seed), 0, trials, labs, om, oc, of, o0)
     return list(zip(om.tolist(), oc.tolist(), of.tolist(), o0.tolist()))
 
 
 @pytest.mark.parametrize("model,C,k,alpha,N", [
     ("partition", 4, 2, 2, 3), ("partition", 6, 2, 3, 2), ("independent", 4, 2, 2, 3),
     ("independent", 6, 1, 3, 2), ("two_four", 4, 2, 2, 3), ("two_four", 2, 4, 2, 5),
+    ("independent", 2101, 2, 2, 1), ("partition", 2101, 2, 2, 1),  # n > 4096: 32-bit draws
 ])
 @pytest.mark.parametrize("shuffled", [False, True])
 def test_kernel_replays_the_documented_stream_exactly(model, C, k, alpha, N, shuffled):
     """Per-trial outputs equal a pure-Python port of the stream and sampling, bit for bit,
     across a chunk boundary (trials 0..69, CHUNK = 64)."""
     seed = 12345678901234567890  # > 2^63: exercises the uint64 seed path
-    assert kernel_trials(C, k, alpha, N, model, shuffled, seed, 70) == py_simulate(
-        C, k, alpha, N, model, shuffled, seed, 70)
+    trials = 70 if C * k < 1000 else 2
+    assert kernel_trials(C, k, alpha, N, model, shuffled, seed, trials) == py_simulate(
+        C, k, alpha, N, model, shuffled, seed, trials)
+
+
+@pytest.mark.parametrize("n", [5000, 5001, 4097, 40])
+def test_fisher_yates_large_bounds_match_the_port(n):
+    """Arrays longer than SMALL_BOUND take 32-bit draws first: the kernel's shuffle equals the
+    port's (both phases; n odd/even puts the phase change mid-output or not), twice."""
+    st = np.empty(4, dtype=np.uint64)
+    K.seed_state(np.uint64(99), 3, st)
+    arr = np.arange(n, dtype=np.int64)
+    rng = PyStream(99, 3)
+    ref = list(range(n))
+    for _ in range(2):
+        K.shuffle_(arr, st)
+        fisher_yates(rng, ref)
+        assert arr.tolist() == ref
 
 
 def test_bounded_draws_are_uniform():
     """Chi-square on 10^6 draws of bound 7 (p > 1e-7: false failure < 1e-7)."""
-    st = np.empty(6, dtype=np.uint64)
+    st = np.empty(4, dtype=np.uint64)
     K.seed_state(np.uint64(5), 0, st)
     arr = np.arange(7, dtype=np.int64)
     counts = np.zeros((7, 7))

@@ -1,0 +1,123 @@
+"""Benchmark: fpe_theory.simulate (Numba) vs the plain NumPy reference, threads, raw RNG.
+
+Measures side by side in one process, round-robin, median of ``--repeats`` (>= 5):
+- time per trial of ``simulate`` on 1 and 2 threads;
+- time per trial of the NumPy reference (argsort of float64 random keys per parent), and of
+  the same with float32 keys (a faster NumPy baseline, for honesty);
+- the raw xoshiro256** throughput of this machine (64-bit outputs per second, 1 and 2
+  threads) and the fraction of it the simulator reaches: a trial consumes
+  sum_parents (n - 1) bounded 32-bit draws = about N·n/2 64-bit outputs (partition).
+
+    .venv/bin/python benchmarks/bench_simulate.py               # C=32, k=4, alpha=2, N=64
+    .venv/bin/python benchmarks/bench_simulate.py --config 8,4,2,8 --model independent
+
+Other processes distort timings: the load average is printed before and after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+
+import numba
+import numpy as np
+
+import fpe_theory as ft
+from fpe_theory import _kernels as K
+from fpe_theory._reference import simulate_reference
+
+
+def _draws_per_trial(c, k, a, n_par, model, layout):
+    """Bounded 32-bit draws one trial consumes (what the kernel asks the generator for)."""
+    n = c * k
+    d = n // a
+    per_parent = {"partition": n - 1, "independent": a * d, "two_four": n // 4}[model]
+    return n_par * per_parent + (n - 1 if layout == "shuffled" else 0)
+
+
+def _time(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--config", default="32,4,2,64", help="n_clauses,clause_size,alpha,n_parents")
+    p.add_argument("--model", default="partition", choices=["partition", "independent", "two_four"])
+    p.add_argument("--layout", default="contiguous", choices=["contiguous", "shuffled"])
+    p.add_argument("--repeats", type=int, default=7)
+    p.add_argument("--trials", type=int, default=20000, help="trials per numba timing")
+    p.add_argument("--numpy-trials", type=int, default=1000, help="trials per NumPy timing")
+    p.add_argument("--raw-draws", type=int, default=20_000_000, help="64-bit outputs per raw timing")
+    args = p.parse_args(argv)
+    if args.repeats < 5:
+        p.error("--repeats must be >= 5")
+    c, k, a, n_par = (int(x) for x in args.config.split(","))
+    threads_max = min(2, numba.config.NUMBA_NUM_THREADS)
+    load0 = os.getloadavg()
+
+    def numba_run(threads):
+        return lambda: ft.simulate(c, k, a, n_par, trials=args.trials, seed=1, model=args.model,
+                                   layout=args.layout, threads=threads)
+
+    def numpy_run(dtype):
+        return lambda: simulate_reference(c, k, a, n_par, trials=args.numpy_trials, seed=1,
+                                          model=args.model, layout=args.layout, key_dtype=dtype)
+
+    def raw_run(threads):
+        def f():
+            prev = numba.get_num_threads()
+            numba.set_num_threads(threads)
+            try:
+                K.raw_generator_throughput(64, args.raw_draws // 64, 1)
+            finally:
+                numba.set_num_threads(prev)
+        return f
+
+    # warm-up: compilation and caches
+    for f in (numba_run(1), numpy_run(np.float64), raw_run(1)):
+        f()
+    cases = {
+        "numpy float64 keys": (numpy_run(np.float64), args.numpy_trials),
+        "numpy float32 keys": (numpy_run(np.float32), args.numpy_trials),
+        "numba 1 thread": (numba_run(1), args.trials),
+        f"numba {threads_max} threads": (numba_run(threads_max), args.trials),
+    }
+    raw_cases = {1: raw_run(1), threads_max: raw_run(threads_max)}
+    times = {name: [] for name in cases}
+    raw = {t: [] for t in raw_cases}
+    for _ in range(args.repeats):  # round-robin: every case sees the same load drift
+        for name, (fn, n) in cases.items():
+            times[name].append(_time(fn) / n)
+        for t, fn in raw_cases.items():
+            raw[t].append(args.raw_draws / _time(fn))
+    load1 = os.getloadavg()
+
+    med = {name: statistics.median(v) for name, v in times.items()}
+    raw_med = {t: statistics.median(v) for t, v in raw.items()}
+    draws = _draws_per_trial(c, k, a, n_par, args.model, args.layout)
+    print(f"config: n_clauses={c} clause_size={k} alpha={a} n_parents={n_par} model={args.model} "
+          f"layout={args.layout}; {draws} bounded draws per trial")
+    print(f"machine: {os.cpu_count()} CPUs, numba {numba.__version__} ({numba.threading_layer()} layer), "
+          f"numpy {np.__version__}; load average before {load0[0]:.2f}, after {load1[0]:.2f}")
+    print(f"median of {args.repeats} round-robin repeats\n")
+    base = med["numpy float64 keys"]
+    for name, v in med.items():
+        print(f"  {name:<22} {v * 1e6:10.2f} us/trial   {base / v:7.1f}x the float64 NumPy reference")
+    n1, n2 = med["numba 1 thread"], med[f"numba {threads_max} threads"]
+    print(f"\n  thread scaling numba 1 -> {threads_max} threads: {n1 / n2:.2f}x")
+    print(f"  speedup vs NumPy float64 on {threads_max} threads: {base / n2:.1f}x "
+          f"(vs NumPy float32: {med['numpy float32 keys'] / n2:.1f}x)")
+    for t, r in raw_med.items():
+        used = draws / 2 / (n1 if t == 1 else n2)  # 64-bit outputs per second the kernel consumes
+        print(f"  raw xoshiro256** {t} thread(s): {r / 1e6:8.0f} M outputs/s; simulate consumes "
+              f"{used / 1e6:6.0f} M/s = {used / r:5.1%} of the raw bound")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
