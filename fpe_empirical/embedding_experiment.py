@@ -19,7 +19,14 @@ pixels, the offline stand-in), splits it with each strategy and keeps training:
    ``train_many`` call for all one-shot models (the batched ensemble backend stacks them);
    ``+rewire`` models train with ``rewire.train_rewiring`` (same semantics plus a rewire
    every ``rewire_every`` optimizer steps until ``rewire_stop`` of the phase);
-6. a tidy DataFrame, one row per (config, strategy).
+6. a tidy DataFrame, one row per (config, strategy): ``strategy, seed, train_accuracy,
+   test_accuracy, nonzero`` (``count_nonzero`` of the final model), ``budget`` (mask entries
+   plus other parameters: the fixed parameter budget, ``nonzero <= budget``), ``neurons``,
+   ``mean_cosine`` / ``mean_abs_cosine`` (first-layer neuron weight vectors, Figure 6c),
+   ``feature_capacity`` (per input feature, summed), ``relative_improvement`` over the dense
+   control, ``pretrain_test_accuracy``, ``split_test_accuracy`` and ``split_nonzero`` (right
+   after the split), ``final_loss``, ``n_rewires``, ``rewired_weights``, and the config's
+   ``dataset, hidden, depth, alpha, layer_scheme, pretrain_epochs, split_epochs``.
 
 Depth. ``depth`` is the number of hidden layers (CONTRIBUTING.md). The paper's "5-, 7- and
 9-layer" MLPs (Table A3) and its "five layer" ImageNet-1k classifier (Table A4) count the
