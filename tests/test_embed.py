@@ -49,6 +49,7 @@ def crops(photos, n, size=32, seed=0):
 @pytest.fixture(scope="module")
 def tiny_clip(tmp_path_factory):
     """A randomly initialised CLIPVisionModelWithProjection (224 px, patch 32, 16-d output)."""
+    pytest.importorskip("transformers", reason="CLIP extraction needs the [clip] extra")
     from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
 
     cfg = CLIPVisionConfig(
@@ -137,7 +138,7 @@ def make_image_folder(root, photos, n_classes=5, per_class=2):
 
 
 def _reference_processor():
-    import transformers
+    transformers = pytest.importorskip("transformers", reason="CLIP extraction needs the [clip] extra")
 
     cls = getattr(transformers, "CLIPImageProcessorPil", None)
     if cls is None:  # older transformers: the classic (PIL/NumPy) processor
@@ -355,6 +356,7 @@ def test_bad_arguments(tmp_path, kwargs, match):
 
 def test_cli_missing_model_offline(tmp_path, photos, monkeypatch, capsys):
     """No weights in the cache and offline: exit 2, one line naming the model and where to put it."""
+    pytest.importorskip("transformers", reason="CLIP extraction needs the [clip] extra")
     from huggingface_hub import try_to_load_from_cache
 
     if isinstance(try_to_load_from_cache(E.DEFAULT_MODEL, "config.json"), str):
