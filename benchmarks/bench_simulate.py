@@ -5,8 +5,9 @@ Measures side by side in one process, round-robin, median of ``--repeats`` (>= 5
 - time per trial of the NumPy reference (argsort of float64 random keys per parent), and of
   the same with float32 keys (a faster NumPy baseline, for honesty);
 - the raw xoshiro256** throughput of this machine (64-bit outputs per second, 1 and 2
-  threads) and the fraction of it the simulator reaches: a trial consumes
-  sum_parents (n - 1) bounded 32-bit draws = about N·n/2 64-bit outputs (partition).
+  threads) and the fraction of it the simulator reaches, counted two ways: bounded draws
+  per second (a partition trial needs N·(n-1)) over raw outputs per second, and 64-bit
+  outputs actually consumed (4 draws per output for bounds <= 4096) over raw outputs.
 
     .venv/bin/python benchmarks/bench_simulate.py               # C=32, k=4, alpha=2, N=64
     .venv/bin/python benchmarks/bench_simulate.py --config 8,4,2,8 --model independent
@@ -31,11 +32,21 @@ from fpe_theory._reference import simulate_reference
 
 
 def _draws_per_trial(c, k, a, n_par, model, layout):
-    """Bounded 32-bit draws one trial consumes (what the kernel asks the generator for)."""
+    """(bounded draws, 64-bit outputs) one trial needs, without rejections: bounds <= 4096
+    take 16-bit slices (4 per output), larger ones 32-bit halves (see _kernels)."""
     n = c * k
     d = n // a
-    per_parent = {"partition": n - 1, "independent": a * d, "two_four": n // 4}[model]
-    return n_par * per_parent + (n - 1 if layout == "shuffled" else 0)
+
+    def outputs(bounds):
+        big = sum(1 for b in bounds if b > K.SMALL_BOUND)
+        return big / 2 + (len(bounds) - big) / 4
+
+    fy = list(range(n, 1, -1))
+    per_parent = {"partition": fy, "independent": list(range(n, n - d, -1)) * a,
+                  "two_four": [6] * (n // 4)}[model]
+    extra = fy if layout == "shuffled" else []
+    draws = n_par * len(per_parent) + len(extra)
+    return draws, n_par * outputs(per_parent) + outputs(extra)
 
 
 def _time(fn) -> float:
@@ -99,9 +110,9 @@ def main(argv=None) -> int:
 
     med = {name: statistics.median(v) for name, v in times.items()}
     raw_med = {t: statistics.median(v) for t, v in raw.items()}
-    draws = _draws_per_trial(c, k, a, n_par, args.model, args.layout)
+    draws, outputs = _draws_per_trial(c, k, a, n_par, args.model, args.layout)
     print(f"config: n_clauses={c} clause_size={k} alpha={a} n_parents={n_par} model={args.model} "
-          f"layout={args.layout}; {draws} bounded draws per trial")
+          f"layout={args.layout}; {draws} bounded draws = {outputs:.0f} 64-bit outputs per trial")
     print(f"machine: {os.cpu_count()} CPUs, numba {numba.__version__} ({numba.threading_layer()} layer), "
           f"numpy {np.__version__}; load average before {load0[0]:.2f}, after {load1[0]:.2f}")
     print(f"median of {args.repeats} round-robin repeats\n")
@@ -113,9 +124,12 @@ def main(argv=None) -> int:
     print(f"  speedup vs NumPy float64 on {threads_max} threads: {base / n2:.1f}x "
           f"(vs NumPy float32: {med['numpy float32 keys'] / n2:.1f}x)")
     for t, r in raw_med.items():
-        used = draws / 2 / (n1 if t == 1 else n2)  # 64-bit outputs per second the kernel consumes
-        print(f"  raw xoshiro256** {t} thread(s): {r / 1e6:8.0f} M outputs/s; simulate consumes "
-              f"{used / 1e6:6.0f} M/s = {used / r:5.1%} of the raw bound")
+        per_trial = n1 if t == 1 else n2
+        rate = draws / per_trial  # bounded draws per second
+        used = outputs / per_trial  # 64-bit outputs per second the kernel consumes
+        print(f"  raw xoshiro256** {t} thread(s): {r / 1e6:6.0f} M outputs/s | simulate: "
+              f"{rate / 1e6:5.0f} M draws/s = {rate / r:5.1%} of the raw rate "
+              f"(consuming {used / 1e6:4.0f} M outputs/s = {used / r:5.1%})")
     return 0
 
 

@@ -248,72 +248,114 @@ def _m_fixed(r, rel, j_max: int, prec_fixed: int):
     return ms, errs
 
 
-def mp_eval(cfg: Config, model: str, c_eff: int, us: list[int], j_terms: int, prec: int,
-            cache: dict | None = None):
-    """One pass at precision ``prec`` and ``j_terms`` outer terms.
+def _prepare_logs(cfg: Config, model: str, j_terms: int, prec: int, cache: dict | None):
+    """log m_j, log(m_j + e_j), log(m_j - e_j) for j <= j_terms + 1 at >= ``prec`` bits.
 
-    Returns per U: (p_miss, arithmetic error bound, truncation bound, resolved) where
-    ``resolved`` says whether m_{J+1}^U is known to 2^-20 relative (else the truncation
-    bound is meaningless and precision, not J, must grow).
+    Powers are then exp(U log m) (U can be 2^600). ``cache`` keeps the largest (J, bits)
+    computed so far; a request it covers is served from it.
     """
-    key = (j_terms, prec)
-    if cache is not None and key in cache:
-        logs = cache[key]
-    else:
-        imax = min(j_terms + 1, max_cover(cfg, model))
-        with mpmath.workprec(prec + 32):
-            r, rel = _unit_cover_mp(cfg, model, imax, prec + 32)
-        prec_fixed = prec + j_terms + 40
-        with mpmath.workprec(prec_fixed + 32):
-            ms, errs = _m_fixed(r, rel, j_terms + 1, prec_fixed)
-        # log m_j, log(m_j + e_j), log(m_j - e_j): powers as exp(U log m) (U can be 2^600)
-        with mpmath.workprec(prec + 32):
-            logs = []
-            for m, e in zip(ms, errs):
-                lm = mpmath.log(m) if m > 0 else None
-                lhi = mpmath.log(m + e) if m + e > 0 else None
-                llo = mpmath.log(m - e) if m > e else None
-                logs.append((lm, lhi, llo))
-        if cache is not None:
-            cache.clear()  # keep only the latest (largest) one
-            cache[key] = logs
-    out = []
+    if cache:
+        ((cj, cp), logs), = cache.items()
+        if cj >= j_terms and cp >= prec:
+            return logs
+        j_terms, prec = max(cj, j_terms), max(cp, prec)
+    imax = min(j_terms + 1, max_cover(cfg, model))
+    with mpmath.workprec(prec + 32):
+        r, rel = _unit_cover_mp(cfg, model, imax, prec + 32)
+    prec_fixed = prec + j_terms + 40
+    with mpmath.workprec(prec_fixed + 32):
+        ms, errs = _m_fixed(r, rel, j_terms + 1, prec_fixed)
+    with mpmath.workprec(prec + 32):
+        logs = []
+        for m, e in zip(ms, errs):
+            if m > 2 * e:
+                # relative error of m: (m ± e)^U = m^U exp(U log(1 ± e/m)), and
+                # |log(1 ± e/m)| <= e/(m - e) =: rel_e, so one exp per term suffices
+                # (kept as mpf: it is often far below the smallest double)
+                logs.append((mpmath.log(m), None, e / (m - e) * (1 + mpmath.mpf(2) ** -40)))
+            else:  # m not resolved: only the upper value (m + e)^U is meaningful
+                logs.append((None, mpmath.log(m + e) if m + e > 0 else None, None))
+    if cache is not None:
+        cache.clear()
+        cache[(j_terms, prec)] = logs
+    return logs
+
+
+def _outer(logs, c_eff: int, u: int, j_terms: int, prec: int):
+    """Outer inclusion–exclusion sum for one U with ``j_terms`` terms at ``prec`` bits.
+
+    Returns (p_miss, arithmetic error bound, truncation bound, resolved, sum of |terms|);
+    ``resolved`` says whether m_{J+1}^U is known to a factor 2 (else the truncation bound
+    is meaningless and precision, not J, must grow).
+    """
     with mpmath.workprec(prec):
         eps = mpmath.mpf(2) ** (-prec)
 
-        def power(lg, u):
+        def power(lg):
             # exp(u·log m): log m is good to ~2^-(prec+30) relative, so u·log m carries an
-            # absolute error <= u·|log m|·2^-prec, added to the bound below
+            # absolute error <= u·|log m|·2^-prec, added to the bound
             if lg is None:
                 return mpmath.mpf(0), mpmath.mpf(0)
             v = mpmath.exp(u * lg)
             return v, v * (abs(u * lg) * eps + 8 * eps)
 
-        for u in us:
-            s = mpmath.mpf(0)
-            err = mpmath.mpf(0)
-            abs_sum = mpmath.mpf(0)
-            trunc = mpmath.mpf(0)
-            resolved = True
-            for j in range(1, j_terms + 2):
-                if j > c_eff:
-                    break
-                b = mpmath.mpf(math.comb(c_eff, j))
-                lm, lhi, llo = logs[j]
-                tv, terr = power(lm, u)
-                hv, herr = power(lhi, u)
-                lv, _ = power(llo, u)
-                t, hi, lo = b * tv, b * (hv + herr), b * lv
-                if j == j_terms + 1:
-                    trunc = hi * (1 + 16 * eps)
-                    resolved = hi <= 2 * t or hi == 0
-                    break
-                err += 2 * max(hi - t, t - lo) + b * terr + abs(t) * 16 * eps
-                abs_sum += abs(t)
-                s += -t if j & 1 else t
-            err += abs_sum * (j_terms + 8) * eps
-            out.append((-s, err, trunc, resolved))
-    return out
+        s = mpmath.mpf(0)
+        err = mpmath.mpf(0)
+        abs_sum = mpmath.mpf(0)
+        trunc = mpmath.mpf(0)
+        resolved = True
+        for j in range(1, j_terms + 2):
+            if j > c_eff:
+                break
+            b = mpmath.mpf(math.comb(c_eff, j))
+            lm, lhi, rel_e = logs[j]
+            if lm is not None:
+                tv, terr = power(lm)
+                t = b * tv
+                # |(m ± e)^U - m^U| <= m^U expm1(U·rel_e)  (rel_e >= |log(1 ± e/m)|)
+                with mpmath.workprec(64):
+                    spread = mpmath.expm1(u * rel_e) * (1 + mpmath.mpf(2) ** -40)
+                hi = t * (1 + spread) + b * terr
+                dev = t * spread + b * terr
+            else:
+                hv, herr = power(lhi)
+                t = mpmath.mpf(0)
+                hi = b * (hv + herr)
+                dev = hi
+            if j == j_terms + 1:
+                trunc = hi * (1 + 16 * eps)
+                resolved = lm is not None and hi <= 2 * t
+                break
+            err += 2 * dev + abs(t) * 16 * eps
+            abs_sum += abs(t)
+            s += -t if j & 1 else t
+        err += abs_sum * (j_terms + 8) * eps
+        return -s, err, trunc, resolved, abs_sum
+
+
+def mp_eval(cfg: Config, model: str, c_eff: int, us: list[int], j_terms: int, prec: int,
+            cache: dict | None = None):
+    """One pass for every U at ``prec`` bits and ``j_terms`` outer terms:
+    (p_miss, arithmetic error bound, truncation bound, resolved) per U."""
+    logs = _prepare_logs(cfg, model, j_terms, prec, cache)
+    return [_outer(logs, c_eff, u, j_terms, prec)[:4] for u in us]
+
+
+def _scale_estimate(cfg: Config, model: str, c_eff: int, u: int):
+    """Rough min(P(all), P(miss)) from the independent-clauses value q^C (magnitude only),
+    used to choose the precision when the computed value is still lost in the noise."""
+    from .closed_forms import _log_unit_cover
+
+    with mpmath.workprec(64 + int(u).bit_length()):
+        pu = mpmath.exp(mpmath.mpf(_log_unit_cover(cfg, model)))
+        if pu >= 1:
+            return TINY
+        log_miss1 = u * mpmath.log1p(-pu)
+        miss1 = mpmath.exp(log_miss1)
+        q = -mpmath.expm1(log_miss1)
+        p_all = mpmath.exp(c_eff * mpmath.log(q)) if q > 0 else mpmath.mpf(0)
+        p_miss = min(mpmath.mpf(1), c_eff * miss1)
+        return max(min(p_all, p_miss), TINY)
 
 
 def _bonferroni_terms_needed(cfg: Config, model: str, c_eff: int, u: int) -> float:
@@ -333,7 +375,13 @@ def _bonferroni_terms_needed(cfg: Config, model: str, c_eff: int, u: int) -> flo
 
 def certified_eval(cfg: Config, model: str, c_eff: int, us: list[int], *, budget=MP_OP_BUDGET,
                    full: bool = False, cache: dict | None = None, target_rel=TARGET_REL):
-    """Adaptive mpmath evaluation; a UnitResult per U, or None where the budget is exceeded."""
+    """Adaptive mpmath evaluation; a UnitResult per U, or None where the budget is exceeded.
+
+    Each U keeps its own number of terms J and precision; the m_j (the expensive part) are
+    computed once at the largest (J, bits) any pending U needs and shared.
+    """
+    if cache is None:
+        cache = {}
     results: list[UnitResult | None] = [None] * len(us)
     pending = list(range(len(us)))
     if not full and c_eff > 48:
@@ -341,28 +389,31 @@ def certified_eval(cfg: Config, model: str, c_eff: int, us: list[int], *, budget
         pending = [i for i in pending
                    if mp_cost(cfg, model, int(min(_bonferroni_terms_needed(cfg, model, c_eff, us[i]),
                                                   c_eff)), 1) <= budget]
-    j_terms = c_eff if (full or c_eff <= 48) else min(c_eff, 24)
-    ubits = max((int(us[i]).bit_length() for i in pending), default=1)
-    prec = 96 + 2 * min(j_terms, 512) + ubits
+    j0 = c_eff if (full or c_eff <= 48) else min(c_eff, 24)
+    jt = {i: j0 for i in pending}
+    pr = {i: 96 + 2 * min(j0, 512) + int(us[i]).bit_length() for i in pending}
     if cache:
-        (cj, cp), = cache.keys()
-        if cj >= j_terms and cp >= prec:  # reuse m_j already computed (min_parents probes)
-            j_terms, prec = cj, cp
-    for _ in range(40):
+        ((cj, cp),) = cache.keys()
+        for i in pending:  # m_j already computed (min_parents probes): use all of it
+            if cj >= jt[i] and cp >= pr[i]:
+                jt[i], pr[i] = cj, cp
+    for _ in range(60):
         if not pending:
             break
-        if mp_cost(cfg, model, j_terms, len(pending)) > budget or prec > MAX_BITS:
+        j_max = max(jt[i] for i in pending)
+        p_max = max(pr[i] for i in pending)
+        if mp_cost(cfg, model, j_max, len(pending)) > budget or p_max > MAX_BITS:
             break
-        evals = mp_eval(cfg, model, c_eff, [us[i] for i in pending], j_terms, prec, cache)
-        grow_j = False
-        grow_bits = 0
+        logs = _prepare_logs(cfg, model, j_max, p_max, cache)
         still = []
-        for idx, (p_miss, err, trunc, resolved) in zip(pending, evals):
+        for i in pending:
+            p_miss, err, trunc, resolved, abs_sum = _outer(logs, c_eff, us[i], jt[i], pr[i])
             total = err + trunc
             p_all = 1 - p_miss
             scale_v = min(abs(p_miss), abs(p_all))
             target = max(target_rel * scale_v, TINY)
             if total <= target:
+                j_terms, prec = jt[i], pr[i]
                 method = "mpmath" if j_terms >= c_eff else "bonferroni"
                 reason = (
                     f"inclusion–exclusion at {prec} bits with a certified error bound"
@@ -371,25 +422,24 @@ def certified_eval(cfg: Config, model: str, c_eff: int, us: list[int], *, budget
                     f"Bonferroni bound on the rest, {prec} bits"
                 )
                 with mpmath.workprec(prec):
-                    results[idx] = UnitResult(
+                    results[i] = UnitResult(
                         float(p_all), float(p_miss),
                         float(max(p_all - total, 0)), float(min(p_all + total, 1)),
                         float(max(p_miss - total, 0)), float(min(p_miss + total, 1)),
                         method, prec, j_terms, reason, p_miss, total,
                     )
                 continue
-            still.append(idx)
-            if resolved and trunc > err and j_terms < c_eff:
-                grow_j = True
-            else:
-                need = float(mpmath.log(max(err, trunc) / target, 2))
-                grow_bits = max(grow_bits, int(math.ceil(min(max(need, 16), 4 * prec))) + 32)
+            still.append(i)
+            if resolved and trunc > err and jt[i] < c_eff:
+                jt[i] = min(c_eff, 2 * jt[i])
+                pr[i] = max(pr[i], 96 + 2 * min(jt[i], 512) + int(us[i]).bit_length())
+                continue
+            if err > scale_v:  # the value is still noise: aim at the estimated magnitude
+                scale_v = _scale_estimate(cfg, model, c_eff, us[i])
+                target = max(target_rel * scale_v, TINY)
+            need = float(mpmath.log(max(err, trunc, abs_sum * mpmath.mpf(2) ** -pr[i]) / target, 2))
+            pr[i] += int(math.ceil(min(max(need, 16), 4 * pr[i]))) + 32
         pending = still
-        if grow_j:
-            j_terms = min(c_eff, 2 * j_terms)
-            prec = max(prec, 96 + 2 * min(j_terms, 512) + ubits)
-        if grow_bits:
-            prec += grow_bits
     return results
 
 

@@ -590,3 +590,46 @@ def test_extreme_exact_prob_all_and_min_parents(C, k, alpha, model):
     # union bound S1 and its first Bonferroni correction bracket P(miss) at nmin
     ub = ft.prob_all_covered(C, k, alpha, nmin, model=model, method="union_bound", complement=True)
     assert miss <= ub <= miss * (1 + 2 * ub)
+
+
+@pytest.mark.parametrize("model", ["independent", "partition"])
+def test_certified_error_bound_holds_at_very_high_precision(model):
+    """At 2^-1050 relative accuracy the certified interval of the mpmath path contains the
+    exact rational value."""
+    cfg = check_config(8, 4, 2)
+    u = 128 if model == "independent" else 64  # P(miss) ~ 0.01
+    (exact,) = _exact.evaluate(cfg, model, [u], force="rational")
+    (hp,) = _exact.certified_eval(cfg, model, 8, [u], budget=float("inf"), full=True,
+                                  target_rel=mpmath.mpf(2) ** -1050)
+    assert hp.method == "mpmath" and hp.precision_bits > 1050
+    with mpmath.workprec(hp.precision_bits + 64):
+        ref = mpmath.mpf(exact.p_miss_exact.numerator) / exact.p_miss_exact.denominator
+        assert abs(hp.p_miss_exact - ref) <= hp.p_miss_err
+        assert hp.p_miss_err <= mpmath.mpf(2) ** -1040 * ref
+
+
+def test_certified_error_bound_holds_with_huge_unit_counts():
+    """U ~ 2^634 amplifies tiny errors of m_j: the certified interval must still contain a
+    naive 4000-bit evaluation from exact rational m_j. (The slow extreme test is the
+    regression test for relative errors below the smallest double once flushed to 0.0.)"""
+    C, k, alpha = 2**14, 64, 1024  # n = 2^20, p ~ 2^-640
+    cfg = check_config(C, k, alpha)
+    n_par = ft.min_parents_for_coverage(C, k, alpha, 1e-3, model="independent", method="union_bound")
+    u = alpha * n_par
+    (hp,) = _exact.certified_eval(cfg, "independent", C, [u], target_rel=mpmath.mpf(2) ** -1000)
+    assert hp is not None and hp.method == "bonferroni"
+    n, d = cfg.n, cfg.d
+    terms = 12
+    r = [Fraction(falling(d, i * k), falling(n, i * k)) for i in range(terms + 2)]
+    with mpmath.workprec(4000):
+        ref = mpmath.mpf(0)
+        s_next = None
+        for j in range(1, terms + 2):
+            m = sum((-1) ** i * math.comb(j, i) * r[i] for i in range(j + 1))
+            term = math.comb(C, j) * mpmath.exp(u * mpmath.log(mpmath.mpf(m.numerator) / m.denominator))
+            if j == terms + 1:
+                s_next = term  # Bonferroni: the truncation error is at most S_{J+1}
+                break
+            ref += term if j & 1 else -term
+        assert abs(hp.p_miss_exact - ref) <= hp.p_miss_err + s_next
+        assert hp.p_miss_err <= mpmath.mpf(2) ** -990 * ref
