@@ -43,6 +43,7 @@ from ._validate import (
     check_choice,
     check_config,
     check_delta,
+    check_int,
     check_n_parents,
 )
 
@@ -150,7 +151,8 @@ def _miss_cover_from_log_hazard(log_a: np.ndarray, *, complement: bool, log: boo
     if not log:
         return cov
     # log(1 - e^-A): log(-expm1(-A)) is accurate for small A, log1p(-e^-A) for large A
-    return np.where(a < math.log(2), _safe_log(cov), np.log1p(-np.exp(-a)))
+    with np.errstate(divide="ignore"):  # both branches are evaluated; A -> 0 gives -inf
+        return np.where(a < math.log(2), _safe_log(cov), np.log1p(-np.exp(-a)))
 
 
 def _safe_log(x: np.ndarray) -> np.ndarray:
@@ -202,8 +204,6 @@ def prob_child_covers(n_clauses, clause_size, alpha, *, clauses: int = 1, method
     """
     cfg = check_config(n_clauses, clause_size, alpha)
     method = check_choice("method", method, COLLISION_METHODS)
-    from ._validate import check_int
-
     j = check_int("clauses", clauses, minimum=0)
     if j > cfg.n_clauses:
         raise ValueError(f"clauses must be <= n_clauses = {cfg.n_clauses}, got {j}")
@@ -375,8 +375,6 @@ def expected_collisions(n_clauses, clause_size, alpha, n_parents, *, method: str
 
 def dense_collisions(n_clauses, n_parents):
     """Collisions of the dense layer: every parent covers every clause, N·C(C,2)."""
-    from ._validate import check_int
-
     c = check_int("n_clauses", n_clauses, minimum=1)
     parents, scalar = check_n_parents(n_parents)
     vals = [float(n * math.comb(c, 2)) for n in parents]

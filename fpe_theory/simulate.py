@@ -14,7 +14,6 @@ probability at most ``--family-alpha`` (default 0.001); the 99.9% intervals are 
 from __future__ import annotations
 
 import json
-import math
 import os
 import sys
 import time

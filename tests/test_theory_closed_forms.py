@@ -633,3 +633,24 @@ def test_certified_error_bound_holds_with_huge_unit_counts():
             ref += term if j & 1 else -term
         assert abs(hp.p_miss_exact - ref) <= hp.p_miss_err + s_next
         assert hp.p_miss_err <= mpmath.mpf(2) ** -990 * ref
+
+
+@given(cfg=configs(), model=st.sampled_from(["independent", "partition"]),
+       n_parents=st.integers(1, 500))
+def test_log_and_complement_outputs_are_consistent(cfg, model, n_parents):
+    """log=True is the log of the value and complement=True is 1 - value (to rounding),
+    for every probability function and method."""
+    C, k, a = cfg
+    for fn, methods in ((ft.prob_all_covered, ("exact", "union_bound", "paper")),
+                        (ft.prob_clause_covered, ("exact", "paper"))):
+        for method in methods:
+            kw = {"model": model, "method": method}
+            v = fn(C, k, a, n_parents, **kw)
+            c = fn(C, k, a, n_parents, complement=True, **kw)
+            assert abs(v + c - 1.0) <= 1e-15
+            for val, lg in ((v, fn(C, k, a, n_parents, log=True, **kw)),
+                            (c, fn(C, k, a, n_parents, log=True, complement=True, **kw))):
+                if val > 0:
+                    assert math.exp(lg) == pytest.approx(val, rel=1e-12)
+                else:
+                    assert lg == -math.inf or lg < -700
