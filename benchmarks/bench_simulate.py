@@ -49,10 +49,11 @@ def _draws_per_trial(c, k, a, n_par, model, layout):
     return draws, n_par * outputs(per_parent) + outputs(extra)
 
 
-def _time(fn) -> float:
-    t0 = time.perf_counter()
+def _time(fn) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of this process: all its threads)."""
+    t0, c0 = time.perf_counter(), time.process_time()
     fn()
-    return time.perf_counter() - t0
+    return time.perf_counter() - t0, time.process_time() - c0
 
 
 def main(argv=None) -> int:
@@ -100,12 +101,15 @@ def main(argv=None) -> int:
     }
     raw_cases = {1: raw_run(1), threads_max: raw_run(threads_max)}
     times = {name: [] for name in cases}
+    cpu = {name: [] for name in cases}
     raw = {t: [] for t in raw_cases}
     for _ in range(args.repeats):  # round-robin: every case sees the same load drift
         for name, (fn, n) in cases.items():
-            times[name].append(_time(fn) / n)
+            wall, cpu_s = _time(fn)
+            times[name].append(wall / n)
+            cpu[name].append(cpu_s / n)
         for t, fn in raw_cases.items():
-            raw[t].append(args.raw_draws / _time(fn))
+            raw[t].append(args.raw_draws / _time(fn)[0])
     load1 = os.getloadavg()
 
     med = {name: statistics.median(v) for name, v in times.items()}
@@ -117,12 +121,24 @@ def main(argv=None) -> int:
           f"numpy {np.__version__}; load average before {load0[0]:.2f}, after {load1[0]:.2f}")
     print(f"median of {args.repeats} round-robin repeats\n")
     base = med["numpy float64 keys"]
+    cmed = {name: statistics.median(v) for name, v in cpu.items()}
+    cbase = cmed["numpy float64 keys"]
+    print(f"  {'':<22} {'wall':>10}            {'speedup':>7}        | {'CPU time':>9}  {'CPU speedup':>11}")
     for name, v in med.items():
-        print(f"  {name:<22} {v * 1e6:10.2f} us/trial   {base / v:7.1f}x the float64 NumPy reference")
+        print(f"  {name:<22} {v * 1e6:10.2f} us/trial   {base / v:7.1f}x        | "
+              f"{cmed[name] * 1e6:9.2f} us  {cbase / cmed[name]:10.1f}x")
+    print("  (speedups vs the float64 NumPy reference; CPU time = all threads of this process,"
+          " insensitive to other processes' load)")
     n1, n2 = med["numba 1 thread"], med[f"numba {threads_max} threads"]
-    print(f"\n  thread scaling numba 1 -> {threads_max} threads: {n1 / n2:.2f}x")
-    print(f"  speedup vs NumPy float64 on {threads_max} threads: {base / n2:.1f}x "
-          f"(vs NumPy float32: {med['numpy float32 keys'] / n2:.1f}x)")
+    c1 = statistics.median(cpu["numba 1 thread"])
+    c2 = statistics.median(cpu[f"numba {threads_max} threads"])
+    print(f"\n  thread scaling numba 1 -> {threads_max} threads: {n1 / n2:.2f}x wall clock "
+          f"(CPU time per trial {c1 * 1e6:.2f} -> {c2 * 1e6:.2f} us: parallel work efficiency "
+          f"{c1 / c2:.0%}; on an idle machine wall scaling approaches {threads_max} x efficiency)")
+    print(f"  speedup vs NumPy float64 on {threads_max} threads: {base / n2:.1f}x wall clock "
+          f"(vs NumPy float32: {med['numpy float32 keys'] / n2:.1f}x); from CPU time, "
+          f"{cbase / c1:.1f}x per core, so {threads_max} idle cores would give about "
+          f"{cbase / c2 * threads_max:.0f}x")
     for t, r in raw_med.items():
         per_trial = n1 if t == 1 else n2
         rate = draws / per_trial  # bounded draws per second
