@@ -1,0 +1,528 @@
+"""Clause coverage and collisions measured on actual networks, next to fpe_theory's closed forms.
+
+Definitions (docs/THEORY.md): a unit *covers* clause ``c`` when its first-layer support (the
+entries that can be non-zero) contains all ``k`` literals of ``c``; a *collision* is a (unit,
+unordered clause pair) with both clauses covered by that unit. For a unit covering ``m_u``
+clauses that is ``m_u (m_u - 1) / 2`` collisions; a dense layer with full support has
+``N * C(C, 2)``.
+
+The support is the mask (``use="mask"``: the paper's "has the potential to be non-zero"; a
+split network's masks are fixed in training, ``apply_masks_`` keeps them) or the non-zero
+pattern of the effective weight (``use="weights"``).
+
+What is measured and against what:
+
+- ``split_support(model, alpha, ...)``: the child masks of hidden layer 1 that
+  ``fpe_expand`` draws *before* re-sparsification (the same generator, the same draw order,
+  ``layers="first"``). For a parent with full support and ``strategy="random"`` these are
+  exactly the ``"partition"`` model of fpe_theory, so measured frequencies must agree with
+  ``prob_clause_covered`` / ``prob_all_covered`` / ``expected_collisions`` statistically.
+- ``fpe_expand``'s output: the same masks after pruning the smallest-magnitude weights of
+  ``W1'`` and ``W2'`` (a subset of the above); the closed forms ignore pruning, so the
+  difference is the *drift* pruning causes.
+- ``compare_with_theory``: means over independent replicates with confidence intervals
+  (Student t for coverage fraction and collisions, Clopper-Pearson for P(all covered)),
+  beside the exact closed forms.
+
+``CoverageExperiment`` (kind ``"dnf-coverage"``) measures this on DNF networks as the DNF
+experiment builds them: the same data, initialisation and phase-1 training as
+``DNFExperiment`` (``dnf_config()``), then the experiment's own split (replicate 0, split seed
+``derive_seed(seed, "split")``) and ``replicates - 1`` more split seeds of the same
+pre-trained model. Phase 2 is not run: masks do not change in phase 2, so coverage and
+collisions of the final network are those right after the split. One stored row per
+(strategy, replicate), plus one ``"dense"`` row.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .config import experiment_config
+from .models import MLP, MaskedLinear, count_nonzero
+from .runner import register_runner
+
+__all__ = [
+    "support",
+    "unit_clause_cover",
+    "CoverageCounts",
+    "measure_coverage",
+    "split_support",
+    "theory_values",
+    "MeasuredValue",
+    "TheoryComparison",
+    "compare_with_theory",
+    "CoverageExperiment",
+    "replicate_split_seed",
+    "run_coverage",
+    "coverage_table",
+]
+
+USES = ("mask", "weights")
+
+
+# --------------------------------------------------------------------------- measuring
+
+
+def _layer(model: MLP, layer: int) -> MaskedLinear:
+    if not isinstance(model, MLP):
+        raise TypeError(f"model must be an fpe_empirical.MLP, got {type(model).__name__}")
+    if isinstance(layer, bool) or not isinstance(layer, int):
+        raise TypeError(f"layer must be an int, got {type(layer).__name__}")
+    if not 0 <= layer < len(model.layers):
+        raise ValueError(f"layer must be in [0, {len(model.layers)}), got {layer}")
+    return model.layers[layer]
+
+
+def support(model: MLP, *, layer: int = 0, use: str = "mask") -> np.ndarray:
+    """Bool ``(units, inputs)`` support of ``model.layers[layer]``: its mask (``use="mask"``)
+    or the non-zero pattern of ``weight * mask`` (``use="weights"``)."""
+    if use not in USES:
+        raise ValueError(f"use must be one of {list(USES)}, got {use!r}")
+    lin = _layer(model, layer)
+    with torch.no_grad():
+        s = lin.mask if use == "mask" else lin.masked_weight() != 0
+    return s.detach().cpu().numpy().astype(bool)
+
+
+def _check_clauses(clauses, n_inputs: int) -> np.ndarray:
+    """Clauses as an int array ``(C, k)`` of input indices (equal sizes, in range)."""
+    if isinstance(clauses, (str, bytes)):
+        raise TypeError("clauses must be a sequence of index sequences, got a string")
+    try:
+        arr = np.asarray([np.asarray(c).tolist() for c in clauses])
+    except (TypeError, ValueError):
+        raise TypeError("clauses must be a sequence of index sequences") from None
+    if arr.ndim != 2 or arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise ValueError(f"clauses must be a non-empty list of equal-size index lists, got shape {arr.shape}")
+    if arr.dtype == bool or not np.issubdtype(arr.dtype, np.integer):
+        raise TypeError(f"clauses must hold ints, got dtype {arr.dtype}")
+    if arr.min() < 0 or arr.max() >= n_inputs:
+        raise ValueError(f"clauses must hold input indices in [0, {n_inputs}), got values in [{arr.min()}, {arr.max()}]")
+    return arr.astype(np.int64)
+
+
+def unit_clause_cover(support_mask: np.ndarray, clauses) -> np.ndarray:
+    """Bool ``(units, C)``: ``out[u, c]`` iff ``support_mask[u, i]`` for every literal ``i`` of clause ``c``."""
+    s = np.asarray(support_mask)
+    if s.ndim != 2:
+        raise ValueError(f"support must be a 2-D (units, inputs) array, got shape {s.shape}")
+    s = s.astype(bool)
+    cl = _check_clauses(clauses, s.shape[1])
+    return s[:, cl].all(axis=2)  # (units, C, k) -> (units, C)
+
+
+@dataclass(frozen=True)
+class CoverageCounts:
+    """Coverage of one network's layer: ``cover[u, c]`` (unit u covers clause c).
+
+    ``covered`` (C,): clause covered by some unit; ``units_per_clause`` (C,);
+    ``clauses_per_unit`` (U,); ``collisions = sum_u m_u (m_u - 1) / 2``.
+    """
+
+    cover: np.ndarray
+
+    @property
+    def n_units(self) -> int:
+        return int(self.cover.shape[0])
+
+    @property
+    def n_clauses(self) -> int:
+        return int(self.cover.shape[1])
+
+    @property
+    def covered(self) -> np.ndarray:
+        return self.cover.any(axis=0)
+
+    @property
+    def units_per_clause(self) -> np.ndarray:
+        return self.cover.sum(axis=0)
+
+    @property
+    def clauses_per_unit(self) -> np.ndarray:
+        return self.cover.sum(axis=1)
+
+    @property
+    def n_covered(self) -> int:
+        return int(self.covered.sum())
+
+    @property
+    def covered_fraction(self) -> float:
+        return self.n_covered / self.n_clauses
+
+    @property
+    def all_covered(self) -> bool:
+        return bool(self.covered.all())
+
+    @property
+    def collisions(self) -> int:
+        m = self.clauses_per_unit.astype(np.int64)
+        return int((m * (m - 1) // 2).sum())
+
+    def pattern(self) -> str:
+        """Covered clauses as a string of 0/1, clause 0 first."""
+        return "".join("1" if x else "0" for x in self.covered)
+
+
+def measure_coverage(model_or_support, clauses, *, layer: int = 0, use: str = "mask") -> CoverageCounts:
+    """Coverage and collisions of an ``MLP``'s layer (its support, see ``support``) or of a
+    bool ``(units, inputs)`` support array, for ``clauses`` (literal indices per clause)."""
+    if isinstance(model_or_support, MLP):
+        s = support(model_or_support, layer=layer, use=use)
+    else:
+        s = np.asarray(model_or_support)
+        if s.dtype != bool:
+            raise TypeError(f"a support array must be bool, got dtype {s.dtype}")
+    return CoverageCounts(unit_clause_cover(s, clauses))
+
+
+def split_support(
+    model: MLP,
+    alpha: int,
+    *,
+    strategy: str = "random",
+    groups: Sequence[Sequence[int]] | None = None,
+    seed: int = 0,
+    n_clusters: int | None = None,
+) -> np.ndarray:
+    """Bool ``(N * alpha, inputs)``: hidden layer 1's child masks as ``fpe_expand(model,
+    alpha, strategy=..., groups=..., seed=seed)`` draws them, *before* re-sparsification.
+
+    The same partition rule (``expand.partition_inputs``) on each parent's live inputs, with
+    ``numpy.random.default_rng(seed)`` consumed parent by parent in order, as ``fpe_expand``
+    does with ``layers="first"``; its pruned masks are subsets of these (tested).
+    """
+    from .expand import STRATEGIES, gram_groups, partition_inputs
+
+    if not isinstance(model, MLP):
+        raise TypeError(f"model must be an fpe_empirical.MLP, got {type(model).__name__}")
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, np.integer)) or alpha < 2:
+        raise ValueError(f"alpha must be an integer >= 2, got {alpha!r}")
+    if strategy not in STRATEGIES:
+        raise ValueError(f"strategy must be one of {list(STRATEGIES)}, got {strategy!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
+    alpha = int(alpha)
+    with torch.no_grad():
+        W = model.layers[0].masked_weight()
+    n_parents, n_in = W.shape
+    if alpha > n_in:
+        raise ValueError(f"alpha must be <= the fan-in of hidden layer 1 (in_features = {n_in}), got {alpha}")
+    live = (W != 0).cpu().numpy()
+    grp = None
+    if strategy == "clause":
+        if groups is None:
+            raise ValueError("groups must be given for strategy='clause' (e.g. groups=dataset.clauses)")
+        grp = [np.sort(np.asarray(g, dtype=np.int64)) for g in groups]
+    elif strategy == "gram":
+        grp = gram_groups(W, alpha, n_clusters)
+    rng = np.random.default_rng(int(seed))
+    out = np.zeros((n_parents * alpha, n_in), dtype=bool)
+    for p in range(n_parents):
+        out[p * alpha : (p + 1) * alpha] = partition_inputs(np.flatnonzero(live[p]), n_in, alpha, strategy, rng, grp)
+    return out
+
+
+# --------------------------------------------------------------------------- theory
+
+
+def theory_values(n_clauses: int, clause_size: int, alpha: int, n_parents: int) -> dict[str, float]:
+    """Closed forms (fpe_theory, exact and the paper's approximations) for one configuration.
+
+    Keys: ``p_clause_covered`` (partition, exact), ``p_clause_covered_independent``,
+    ``p_clause_covered_paper``, ``p_all_covered`` (partition, exact),
+    ``p_all_covered_independent``, ``p_all_covered_paper`` (the paper's lower bound, clipped
+    at 0), ``expected_collisions`` (exact), ``expected_collisions_paper``,
+    ``dense_collisions``, ``collision_ratio`` (exact) and ``collision_ratio_paper``
+    (NaN for one clause).
+    """
+    import fpe_theory as T
+
+    c, k, a, n = n_clauses, clause_size, alpha, n_parents
+    out = {
+        "p_clause_covered": float(T.prob_clause_covered(c, k, a, n, model="partition")),
+        "p_clause_covered_independent": float(T.prob_clause_covered(c, k, a, n, model="independent")),
+        "p_clause_covered_paper": float(T.prob_clause_covered(c, k, a, n, method="paper")),
+        "p_all_covered": float(T.prob_all_covered(c, k, a, n, model="partition")),
+        "p_all_covered_independent": float(T.prob_all_covered(c, k, a, n, model="independent")),
+        "p_all_covered_paper": float(T.prob_all_covered(c, k, a, n, method="paper")),
+        "expected_collisions": float(T.expected_collisions(c, k, a, n)),
+        "expected_collisions_paper": float(T.expected_collisions(c, k, a, n, method="paper")),
+        "dense_collisions": float(T.dense_collisions(c, n)),
+    }
+    if c >= 2:
+        out["collision_ratio"] = float(T.collision_ratio(c, k, a))
+        out["collision_ratio_paper"] = float(T.collision_ratio(c, k, a, method="paper"))
+    else:
+        out["collision_ratio"] = out["collision_ratio_paper"] = float("nan")
+    return out
+
+
+@dataclass(frozen=True)
+class MeasuredValue:
+    """A mean over ``n`` independent replicates with a two-sided interval at ``level``
+    (``method``: "t" or "clopper-pearson"), beside the closed form ``theory``."""
+
+    name: str
+    mean: float
+    low: float
+    high: float
+    n: int
+    level: float
+    method: str
+    theory: float
+
+    @property
+    def agrees(self) -> bool:
+        """The closed form lies inside the interval (1e-12 relative slack for rounding)."""
+        tol = 1e-12 * max(1.0, abs(self.theory))
+        return self.low - tol <= self.theory <= self.high + tol
+
+    @property
+    def drift(self) -> float:
+        """``mean - theory``."""
+        return self.mean - self.theory
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "mean": self.mean, "low": self.low, "high": self.high, "n": self.n,
+                "level": self.level, "method": self.method, "theory": self.theory,
+                "drift": self.drift, "agrees": self.agrees}
+
+
+def _t_interval(values: np.ndarray, level: float) -> tuple[float, float, float]:
+    from scipy import stats
+
+    v = np.asarray(values, dtype=np.float64)
+    mean = float(v.mean())
+    if v.size < 2:
+        return mean, -math.inf, math.inf
+    sd = float(v.std(ddof=1))
+    if sd == 0.0:
+        return mean, mean, mean
+    half = float(stats.t.ppf(0.5 + level / 2, v.size - 1)) * sd / math.sqrt(v.size)
+    return mean, mean - half, mean + half
+
+
+def _clopper_pearson(successes: int, n: int, level: float) -> tuple[float, float]:
+    from scipy import stats
+
+    a = 1.0 - level
+    lo = 0.0 if successes == 0 else float(stats.beta.ppf(a / 2, successes, n - successes + 1))
+    hi = 1.0 if successes == n else float(stats.beta.ppf(1 - a / 2, successes + 1, n - successes))
+    return lo, hi
+
+
+@dataclass(frozen=True)
+class TheoryComparison:
+    """Measured coverage fraction, P(all covered) and collisions beside their closed forms."""
+
+    covered_fraction: MeasuredValue
+    all_covered: MeasuredValue
+    collisions: MeasuredValue
+
+    def rows(self) -> list[dict[str, Any]]:
+        return [m.as_dict() for m in (self.covered_fraction, self.all_covered, self.collisions)]
+
+    @property
+    def agrees(self) -> bool:
+        return self.covered_fraction.agrees and self.all_covered.agrees and self.collisions.agrees
+
+
+def compare_with_theory(
+    counts: Sequence[CoverageCounts] | pd.DataFrame,
+    n_clauses: int,
+    clause_size: int,
+    alpha: int,
+    n_parents: int,
+    *,
+    level: float = 0.999,
+) -> TheoryComparison:
+    """Means over independent networks (``CoverageCounts``, or a frame with columns
+    ``covered``, ``all_covered``, ``collisions``) beside the partition closed forms.
+
+    Intervals: Student t over replicates for the covered fraction and the collision count
+    (a point interval when every replicate is equal), Clopper-Pearson for P(all covered).
+    """
+    if not 0 < level < 1:
+        raise ValueError(f"level must satisfy 0 < level < 1, got {level!r}")
+    if isinstance(counts, pd.DataFrame):
+        frac = counts["covered"].to_numpy(np.float64) / n_clauses
+        allc = counts["all_covered"].to_numpy(bool)
+        coll = counts["collisions"].to_numpy(np.float64)
+    else:
+        counts = list(counts)
+        frac = np.array([c.covered_fraction for c in counts])
+        allc = np.array([c.all_covered for c in counts])
+        coll = np.array([c.collisions for c in counts], dtype=np.float64)
+    if frac.size == 0:
+        raise ValueError("counts must hold at least one replicate")
+    th = theory_values(n_clauses, clause_size, alpha, n_parents)
+    m, lo, hi = _t_interval(frac, level)
+    cf = MeasuredValue("covered_fraction", m, lo, hi, int(frac.size), level, "t", th["p_clause_covered"])
+    k = int(allc.sum())
+    lo, hi = _clopper_pearson(k, int(allc.size), level)
+    ac = MeasuredValue("p_all_covered", k / allc.size, lo, hi, int(allc.size), level, "clopper-pearson", th["p_all_covered"])
+    m, lo, hi = _t_interval(coll, level)
+    co = MeasuredValue("collisions", m, lo, hi, int(coll.size), level, "t", th["expected_collisions"])
+    return TheoryComparison(cf, ac, co)
+
+
+# --------------------------------------------------------------------------- the experiment kind
+
+
+@experiment_config("dnf-coverage", 1)
+@dataclass(frozen=True)
+class CoverageExperiment:
+    """Coverage and collisions of DNF networks as built: ``DNFExperiment``'s data, init and
+    phase 1 (same fields and defaults), then ``replicates`` splits by ``strategy``
+    (replicate 0 is the experiment's own split). See the module docstring."""
+
+    n_clauses: int = 8
+    clause_size: int = 4
+    hidden: int = 8
+    alpha: int = 2
+    strategy: str = "random"
+    replicates: int = 100
+    seed: int = 0
+    pretrain_epochs: int = 1000
+    batch_size: int = 500
+    lr: float = 1e-3
+    l1: float = 1e-4
+    weight_decay: float = 1e-4
+    n_samples: int = 10_000
+    test_fraction: float = 0.2
+    true_range: tuple[float, float] = (0.8, 1.0)
+    false_range: tuple[float, float] = (0.0, 0.2)
+    active_range: tuple[int, int] | None = None
+
+    #: DNFExperiment fields copied one to one (the rest: strategies, split_epochs)
+    SHARED = ("n_clauses", "clause_size", "hidden", "alpha", "seed", "pretrain_epochs", "batch_size", "lr", "l1",
+              "weight_decay", "n_samples", "test_fraction", "true_range", "false_range", "active_range")
+
+    def __post_init__(self) -> None:
+        if self.strategy not in ("random", "clause", "gram", "two_four"):
+            raise ValueError(f"strategy must be one of ['random', 'clause', 'gram', 'two_four'], got {self.strategy!r}")
+        if isinstance(self.replicates, bool) or not isinstance(self.replicates, int):
+            raise TypeError(f"replicates must be an int, got {type(self.replicates).__name__}")
+        if self.replicates < 1:
+            raise ValueError(f"replicates must be an integer >= 1, got {self.replicates}")
+        for name in ("true_range", "false_range", "active_range"):
+            value = getattr(self, name)
+            if isinstance(value, list):
+                object.__setattr__(self, name, tuple(value))
+        self.dnf_config()  # validates every shared field the way DNFExperiment does
+
+    def dnf_config(self):
+        """The ``DNFExperiment`` whose dense phase this measures (``strategies=("dense",
+        strategy)``, ``split_epochs`` left at its default: phase 2 does not change masks)."""
+        from .dnf_experiment import DNFExperiment
+
+        return DNFExperiment(strategies=("dense", self.strategy), **{f: getattr(self, f) for f in self.SHARED})
+
+    @classmethod
+    def from_dnf(cls, config, *, strategy: str = "random", replicates: int = 100) -> "CoverageExperiment":
+        """The coverage measurement of ``config`` (a ``DNFExperiment``): same data, init, phase 1."""
+        from .dnf_experiment import DNFExperiment
+
+        if not isinstance(config, DNFExperiment):
+            raise TypeError(f"config must be a DNFExperiment, got {type(config).__name__}")
+        return cls(strategy=strategy, replicates=replicates, **{f: getattr(config, f) for f in cls.SHARED})
+
+
+def replicate_split_seed(seed: int, replicate: int) -> int:
+    """Split seed of replicate ``r``: the DNF experiment's own (``derive_seed(seed, "split")``)
+    for ``r = 0``, else the first word of ``SeedSequence([seed, ROLES["split"], r])``."""
+    from .dnf_experiment import ROLES, derive_seed
+
+    if replicate == 0:
+        return derive_seed(seed, "split")
+    return int(np.random.SeedSequence([int(seed), ROLES["split"], int(replicate)]).generate_state(1, np.uint32)[0])
+
+
+def _measure_rows(cfg: CoverageExperiment, dense: MLP, dataset) -> list[dict[str, Any]]:
+    from .expand import fpe_expand
+
+    clauses = [list(c) for c in dataset.clauses]
+    groups = clauses if cfg.strategy == "clause" else None
+    n_dense = count_nonzero(dense)
+    base = {"n_clauses": cfg.n_clauses, "clause_size": cfg.clause_size, "hidden": cfg.hidden, "alpha": cfg.alpha,
+            "seed": cfg.seed, "pretrain_test_accuracy": dense.accuracy(dataset.X_test, dataset.y_test)}
+    d = measure_coverage(dense, clauses, use="weights")
+    rows = [{**base, "strategy": "dense", "replicate": -1, "split_seed": -1, "nonzero": n_dense,
+             "neurons": int(sum(dense.hidden)), "train_accuracy": dense.accuracy(dataset.X_train, dataset.y_train),
+             "test_accuracy": base["pretrain_test_accuracy"], "stage": "dense",
+             "covered": d.n_covered, "all_covered": d.all_covered, "collisions": d.collisions, "pattern": d.pattern(),
+             "live_w1": int(support(dense, use="weights").sum()), "pruned_w1": 0, "pruned_w2": 0}]
+    w2_live = int((dense.layers[1].masked_weight() != 0).sum())
+    for r in range(cfg.replicates):
+        s = replicate_split_seed(cfg.seed, r)
+        pre = split_support(dense, cfg.alpha, strategy=cfg.strategy, groups=groups, seed=s)
+        model = fpe_expand(dense, cfg.alpha, strategy=cfg.strategy, groups=groups, seed=s)
+        post = support(model, use="mask")
+        if (post & ~pre).any():  # guarded invariant: pruning only removes entries
+            raise RuntimeError("split_support disagrees with fpe_expand (a pruned mask is not a subset)")
+        w2_after = int((model.layers[1].masked_weight() != 0).sum())
+        common = {**base, "strategy": cfg.strategy, "replicate": r, "split_seed": s, "nonzero": count_nonzero(model),
+                  "neurons": int(sum(model.hidden)), "train_accuracy": model.accuracy(dataset.X_train, dataset.y_train),
+                  "test_accuracy": model.accuracy(dataset.X_test, dataset.y_test),
+                  "live_w1": int(pre.sum()), "pruned_w1": int(pre.sum() - post.sum()),
+                  "pruned_w2": int(w2_live * cfg.alpha - w2_after)}
+        for stage, s_mask in (("pre_prune", pre), ("post_prune", post)):
+            c = measure_coverage(s_mask, clauses)
+            rows.append({**common, "stage": stage, "covered": c.n_covered, "all_covered": c.all_covered,
+                         "collisions": c.collisions, "pattern": c.pattern()})
+    return rows
+
+
+@register_runner("dnf-coverage")
+def run_coverage(configs, *, backend: str = "auto") -> list[pd.DataFrame]:
+    """Runner of kind ``"dnf-coverage"``: phase 1 of every config in one ``train_many`` call
+    (as ``dnf_experiment``), then every replicate split; one frame per config with one row
+    per (stage, replicate): stage ``"dense"`` (the pre-trained model), ``"pre_prune"``
+    (``split_support``) and ``"post_prune"`` (``fpe_expand``'s masks).
+
+    ``test_accuracy`` is the accuracy right after the split (no phase 2)."""
+    from .dnf_experiment import build_dense, derive_seed, make_dataset
+    from .train import train_many
+
+    configs = list(configs)
+    for c in configs:
+        if not isinstance(c, CoverageExperiment):
+            raise TypeError(f"configs must be CoverageExperiment instances, got {type(c).__name__}")
+    dnf = [c.dnf_config() for c in configs]
+    datasets = [make_dataset(c) for c in dnf]
+    dense = [build_dense(c) for c in dnf]
+    train_many(dense, [(d.X_train, d.y_train) for d in datasets], [c.settings("pretrain") for c in dnf],
+               [derive_seed(c.seed, "pretrain_order") for c in dnf], backend=backend)
+    return [pd.DataFrame(_measure_rows(c, m, d)) for c, m, d in zip(configs, dense, datasets)]
+
+
+def coverage_table(frame: pd.DataFrame, *, level: float = 0.999) -> pd.DataFrame:
+    """Per (n_clauses, clause_size, hidden, alpha, strategy, stage) of a ``"dnf-coverage"``
+    frame (``load_results(..., kind="dnf-coverage")``): measured means with intervals next
+    to the partition closed forms (``compare_with_theory`` over all its replicates and seeds)."""
+    need = {"n_clauses", "clause_size", "hidden", "alpha", "strategy", "stage", "covered", "all_covered", "collisions"}
+    missing = need - set(frame.columns)
+    if missing:
+        raise ValueError(f"frame lacks columns {sorted(missing)} (a dnf-coverage result frame is needed)")
+    rows = []
+    keys = ["n_clauses", "clause_size", "hidden", "alpha", "strategy", "stage"]
+    for key, g in frame[frame.stage != "dense"].groupby(keys, sort=True):
+        c, k, n, a = (int(x) for x in key[:4])  # n_clauses, clause_size, hidden, alpha
+        comp = compare_with_theory(g, c, k, a, n, level=level)
+        row = dict(zip(keys, key))
+        row["replicates"] = len(g)
+        row["seeds"] = int(g["seed"].nunique()) if "seed" in g else 1
+        for m in (comp.covered_fraction, comp.all_covered, comp.collisions):
+            for f in ("mean", "low", "high", "theory", "drift"):
+                row[f"{m.name}_{f}"] = getattr(m, f)
+            row[f"{m.name}_agrees"] = m.agrees
+        if "pruned_w1" in g:
+            row["pruned_w1_mean"] = float(g["pruned_w1"].mean())
+        rows.append(row)
+    return pd.DataFrame(rows)

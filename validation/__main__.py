@@ -1,0 +1,78 @@
+"""``python -m validation``: the paper's claims as executable checks; writes report.md and report.json.
+
+    python -m validation [--profile quick|paper] [--out DIR] [--store DIR] [--embeddings PATH]
+                         [--imagenet1k PATH] [--only ID ...] [--no-run] [--list]
+
+Exit codes: 0 report written (whatever the verdicts), 1 a claim's evaluation crashed or an
+experiment run failed, 2 bad input (one line on stderr), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Sequence
+
+from fpe_theory.cli_errors import OneLineArgumentParser, run_main
+
+PROG = "python -m validation"
+
+
+def _parser() -> OneLineArgumentParser:
+    p = OneLineArgumentParser(
+        prog=PROG,
+        description="Evaluate the paper's claims (theory, DNF, vision) against the result store and the "
+                    "closed forms; write report.md and report.json. Missing experiment runs of the "
+                    "profile are trained first (shared with paper_figures through the same store).",
+    )
+    p.add_argument("--profile", choices=("quick", "paper"), default="quick",
+                   help="quick: short schedules, offline data, minutes on 2 cores; paper: the paper's schedules")
+    p.add_argument("--out", default=None, help="output directory (default results/validation/<profile>)")
+    p.add_argument("--store", default="results/store", help="result store directory (default results/store)")
+    p.add_argument("--embeddings", default=None, metavar="PATH",
+                   help="CLIP embeddings of CIFAR-100 (.npz/.safetensors): runs the claims that need real data")
+    p.add_argument("--imagenet1k", default=None, metavar="PATH", help="CLIP embeddings of ImageNet-1k (Table A4)")
+    p.add_argument("--only", nargs="+", default=None, metavar="ID",
+                   help="evaluate only these claim ids (a trailing * matches a prefix)")
+    p.add_argument("--no-run", action="store_true",
+                   help="train nothing: claims whose results are missing are reported as not run")
+    p.add_argument("--list", action="store_true", help="list the claim ids and exit")
+    p.add_argument("--progress", dest="progress", action="store_true", default=None,
+                   help="progress bar for experiment runs (default: only on a terminal)")
+    p.add_argument("--quiet", action="store_true", help="no per-claim log lines on stderr")
+    return p
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    args = _parser().parse_args(argv)
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # 2-thread torch on a shared box (PERFORMANCE.md)
+    from .ledger import get_claims
+
+    if args.list:
+        for c in get_claims(args.only):
+            print(f"{c.id:55s} {c.section:12s} {c.data}")
+        return 0
+    from .report import write_report
+    from .run import validate
+
+    log = None if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
+    report = validate(profile=args.profile, store=args.store, embeddings=args.embeddings,
+                      imagenet1k=args.imagenet1k, only=args.only, run_missing=not args.no_run,
+                      progress=args.progress, log=log)
+    out = args.out or os.path.join("results", "validation", args.profile)
+    md, js = write_report(report, out)
+    c = report.counts
+    print(f"{c.get('reproduced', 0)} reproduced, {c.get('not reproduced', 0)} not reproduced, "
+          f"{c.get('not run', 0)} not run; wrote {md} and {js}")
+    for r in report.rows:
+        if r.outcome.verdict == "not reproduced":
+            print(f"  not reproduced: {r.claim.id}: {r.outcome.our_value}")
+    return 1 if report.errors else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_main(_main, argv, prog=PROG)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,220 @@
+"""The ledger: each claim of the paper as a small declarative object with a fixed decision rule.
+
+A ``Claim`` names the paper's statement and value(s), the data it needs (``needs``: named
+requirements resolved to experiment configs by ``validation.needs``), the rule that turns our
+numbers into a verdict (written before anything runs), and an ``evaluate(ctx)`` function that
+computes our numbers from the result store or the closed forms and applies that rule.
+
+Verdicts: ``"reproduced"``, ``"not reproduced"``, ``"not run"`` (with the reason, e.g. the
+CLIP embedding file it needs is absent). Rule helpers (``greater``, ``within``,
+``equivalent``, ``correlated``, ``all_of``, ...) return an ``Outcome`` whose ``decision``
+holds exactly the numbers the rule compared, so the report shows why each verdict follows.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from .stats import CI
+
+__all__ = [
+    "VERDICTS",
+    "REPRODUCED",
+    "NOT_REPRODUCED",
+    "NOT_RUN",
+    "Claim",
+    "Outcome",
+    "NotRun",
+    "LEDGER",
+    "claim",
+    "get_claims",
+    "greater",
+    "less",
+    "within",
+    "equivalent",
+    "correlated",
+    "fraction_at_least",
+    "all_of",
+    "both",
+]
+
+REPRODUCED = "reproduced"
+NOT_REPRODUCED = "not reproduced"
+NOT_RUN = "not run"
+VERDICTS = (REPRODUCED, NOT_REPRODUCED, NOT_RUN)
+
+
+class NotRun(Exception):
+    """Raised by ``evaluate`` when a claim cannot be evaluated (missing data); the message is the reason."""
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One claim of the paper (see the module docstring).
+
+    ``data``: what the numbers come from: ``"theory"`` (closed forms, Monte Carlo),
+    ``"dnf"`` (trained DNF networks), ``"vision"`` (the digits stand-in offline, CLIP
+    embeddings with ``--embeddings``), ``"embeddings"`` (only meaningful on the real CLIP
+    data: not run without ``--embeddings``), ``"imagenet1k"`` (only with ``--imagenet1k``).
+    ``needs``: requirement names (``validation.needs.REQUIREMENTS``).
+    """
+
+    id: str
+    section: str
+    statement: str
+    paper_value: Any
+    rule: str
+    evaluate: Callable[["Any"], "Outcome"]
+    needs: tuple[str, ...] = ()
+    data: str = "theory"
+    note: str = ""
+
+
+@dataclass
+class Outcome:
+    """What a claim's evaluation produced.
+
+    ``our_value`` and ``spread`` are short strings for the table (numbers with units);
+    ``decision`` the numbers the rule compared; ``details`` any further numbers (tables as
+    lists of dicts); ``verdict`` one of ``VERDICTS``; ``reason`` one sentence saying why.
+    """
+
+    verdict: str
+    our_value: Any = None
+    spread: Any = None
+    decision: dict[str, Any] = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)
+    reason: str = ""
+    data_label: str = ""
+
+    def __post_init__(self) -> None:
+        if self.verdict not in VERDICTS:
+            raise ValueError(f"verdict must be one of {list(VERDICTS)}, got {self.verdict!r}")
+
+    def with_(self, **changes) -> "Outcome":
+        for k, v in changes.items():
+            if k == "details":
+                self.details.update(v)
+            else:
+                setattr(self, k, v)
+        return self
+
+
+LEDGER: dict[str, Claim] = {}
+
+
+def claim(id: str, section: str, statement: str, paper_value: Any, rule: str, *, needs: tuple[str, ...] = (),
+          data: str = "theory", note: str = "") -> Callable:
+    """Decorator registering ``fn(ctx) -> Outcome`` as the evaluation of a new ``Claim``."""
+    if data not in ("theory", "dnf", "vision", "embeddings", "imagenet1k"):
+        raise ValueError(f"data must be theory/dnf/vision/embeddings/imagenet1k, got {data!r}")
+
+    def wrap(fn: Callable) -> Callable:
+        if id in LEDGER:
+            raise ValueError(f"claim id {id!r} is already registered")
+        LEDGER[id] = Claim(id, section, statement, paper_value, rule, fn, tuple(needs), data, note)
+        return fn
+
+    return wrap
+
+
+def get_claims(only: list[str] | None = None) -> list[Claim]:
+    """Claims in ledger order; ``only``: ids or prefixes ending in ``*`` (ValueError if one matches nothing)."""
+    from . import claims  # noqa: F401  (registers every claim)
+
+    items = list(LEDGER.values())
+    if not only:
+        return items
+    out: list[Claim] = []
+    for pat in only:
+        if pat.endswith("*"):
+            hit = [c for c in items if c.id.startswith(pat[:-1])]
+        else:
+            hit = [c for c in items if c.id == pat]
+        if not hit:
+            raise ValueError(f"--only must name claim ids (or prefixes ending in '*'), got {pat!r}; see --list")
+        out.extend(c for c in hit if c not in out)
+    return [c for c in items if c in out]
+
+
+# --------------------------------------------------------------------------- rules
+
+
+def _v(ok: bool) -> str:
+    return REPRODUCED if ok else NOT_REPRODUCED
+
+
+def greater(ci: CI, threshold: float = 0.0, *, what: str = "difference") -> Outcome:
+    """Reproduced iff the interval's lower end exceeds ``threshold`` (a positive effect)."""
+    ok = ci.low > threshold
+    reason = (f"{what} CI lower end {ci.low:.4g} > {threshold:g}" if ok else
+              f"{what} CI lower end {ci.low:.4g} <= {threshold:g}"
+              + (" (the interval lies below: reversed)" if ci.high < threshold else " (inconclusive)"))
+    return Outcome(_v(ok), decision={"ci": ci.as_dict(), "threshold": threshold, "rule": "low > threshold"}, reason=reason)
+
+
+def less(ci: CI, threshold: float = 0.0, *, what: str = "difference") -> Outcome:
+    """Reproduced iff the interval's upper end is below ``threshold`` (a negative effect)."""
+    ok = ci.high < threshold
+    reason = (f"{what} CI upper end {ci.high:.4g} < {threshold:g}" if ok else
+              f"{what} CI upper end {ci.high:.4g} >= {threshold:g}"
+              + (" (the interval lies above: reversed)" if ci.low > threshold else " (inconclusive)"))
+    return Outcome(_v(ok), decision={"ci": ci.as_dict(), "threshold": threshold, "rule": "high < threshold"}, reason=reason)
+
+
+def within(value: float, target: float, tol: float, *, what: str = "value") -> Outcome:
+    """Reproduced iff ``|value - target| <= tol``."""
+    gap = value - target
+    ok = bool(abs(gap) <= tol)
+    reason = f"|{what} - paper| = {abs(gap):.4g} {'<=' if ok else '>'} {tol:g}"
+    return Outcome(_v(ok), decision={"value": value, "paper": target, "gap": gap, "tolerance": tol,
+                                     "rule": "|value - paper| <= tolerance"}, reason=reason)
+
+
+def equivalent(ci: CI, margin: float, *, what: str = "difference") -> Outcome:
+    """Reproduced iff the whole interval lies inside ``(-margin, margin)`` (equivalence)."""
+    ok = -margin < ci.low and ci.high < margin
+    reason = (f"{what} CI [{ci.low:.4g}, {ci.high:.4g}] {'inside' if ok else 'not inside'} "
+              f"(-{margin:g}, {margin:g})")
+    return Outcome(_v(ok), decision={"ci": ci.as_dict(), "margin": margin, "rule": "-margin < low and high < margin"},
+                   reason=reason)
+
+
+def correlated(ci: CI, sign: int, *, what: str = "correlation") -> Outcome:
+    """Reproduced iff the correlation's interval excludes 0 on the side of ``sign`` (+1 / -1)."""
+    if sign not in (1, -1):
+        raise ValueError(f"sign must be +1 or -1, got {sign}")
+    if math.isnan(ci.value):
+        return Outcome(NOT_REPRODUCED, decision={"ci": ci.as_dict(), "sign": sign}, reason=f"{what} undefined (a constant variable)")
+    out = greater(ci, 0.0, what=what) if sign > 0 else less(ci, 0.0, what=what)
+    out.decision["sign"] = sign
+    return out
+
+
+def fraction_at_least(k: int, n: int, threshold: float, *, strict: bool = False, what: str = "configurations") -> Outcome:
+    """Reproduced iff ``k / n >= threshold`` (``strict``: ``>``; "in most configurations" is
+    ``threshold=0.5, strict=True``)."""
+    frac = k / n if n else float("nan")
+    ok = n > 0 and (frac > threshold if strict else frac >= threshold)
+    op = ">" if strict else ">="
+    reason = f"{k}/{n} {what} = {frac:.3f}, {'' if ok else 'not '}{op} {threshold:g}"
+    return Outcome(_v(ok), decision={"k": k, "n": n, "fraction": frac, "threshold": threshold,
+                                     "rule": f"k / n {op} threshold"}, reason=reason)
+
+
+def all_of(parts: dict[str, Outcome]) -> Outcome:
+    """Reproduced iff every part is (parts that were not run make the whole not run)."""
+    if any(p.verdict == NOT_RUN for p in parts.values()):
+        missing = [k for k, p in parts.items() if p.verdict == NOT_RUN]
+        return Outcome(NOT_RUN, reason=f"parts not run: {missing}")
+    ok = all(p.verdict == REPRODUCED for p in parts.values())
+    failed = [k for k, p in parts.items() if p.verdict != REPRODUCED]
+    return Outcome(_v(ok), decision={k: {"verdict": p.verdict, **p.decision} for k, p in parts.items()},
+                   reason="every part holds" if ok else f"fails: {', '.join(failed)}: "
+                   + "; ".join(f"{k}: {parts[k].reason}" for k in failed))
+
+
+def both(a: Outcome, b: Outcome, names: tuple[str, str] = ("a", "b")) -> Outcome:
+    return all_of({names[0]: a, names[1]: b})
