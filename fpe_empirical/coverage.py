@@ -238,8 +238,8 @@ def theory_values(n_clauses: int, clause_size: int, alpha: int, n_parents: int) 
     ``p_clause_covered_paper``, ``p_all_covered`` (partition, exact),
     ``p_all_covered_independent``, ``p_all_covered_paper`` (the paper's lower bound, clipped
     at 0), ``expected_collisions`` (exact), ``expected_collisions_paper``,
-    ``dense_collisions``, ``collision_ratio`` (exact) and ``collision_ratio_paper``
-    (NaN for one clause).
+    ``dense_collisions``, ``collision_ratio`` (exact) and ``collision_ratio_paper``.
+    ``ValueError`` (from fpe_theory) for invalid sizes.
     """
     import fpe_theory as T
 
@@ -254,12 +254,10 @@ def theory_values(n_clauses: int, clause_size: int, alpha: int, n_parents: int) 
         "expected_collisions": float(T.expected_collisions(c, k, a, n)),
         "expected_collisions_paper": float(T.expected_collisions(c, k, a, n, method="paper")),
         "dense_collisions": float(T.dense_collisions(c, n)),
+        # valid sizes have C >= alpha >= 2 (k <= n / alpha), so clause pairs exist
+        "collision_ratio": float(T.collision_ratio(c, k, a)),
+        "collision_ratio_paper": float(T.collision_ratio(c, k, a, method="paper")),
     }
-    if c >= 2:
-        out["collision_ratio"] = float(T.collision_ratio(c, k, a))
-        out["collision_ratio_paper"] = float(T.collision_ratio(c, k, a, method="paper"))
-    else:
-        out["collision_ratio"] = out["collision_ratio_paper"] = float("nan")
     return out
 
 
@@ -363,11 +361,13 @@ def compare_with_theory(
         raise ValueError("counts must hold at least one replicate")
     th = theory_values(n_clauses, clause_size, alpha, n_parents)
     m, lo, hi = _t_interval(frac, level)
+    lo, hi = max(lo, 0.0), min(hi, 1.0)  # a fraction
     cf = MeasuredValue("covered_fraction", m, lo, hi, int(frac.size), level, "t", th["p_clause_covered"])
     k = int(allc.sum())
     lo, hi = _clopper_pearson(k, int(allc.size), level)
     ac = MeasuredValue("p_all_covered", k / allc.size, lo, hi, int(allc.size), level, "clopper-pearson", th["p_all_covered"])
     m, lo, hi = _t_interval(coll, level)
+    lo = max(lo, 0.0)  # a count
     co = MeasuredValue("collisions", m, lo, hi, int(coll.size), level, "t", th["expected_collisions"])
     return TheoryComparison(cf, ac, co)
 

@@ -212,8 +212,7 @@ def all_of(parts: dict[str, Outcome]) -> Outcome:
     ok = all(p.verdict == REPRODUCED for p in parts.values())
     failed = [k for k, p in parts.items() if p.verdict != REPRODUCED]
     return Outcome(_v(ok), decision={k: {"verdict": p.verdict, **p.decision} for k, p in parts.items()},
-                   reason="every part holds" if ok else f"fails: {', '.join(failed)}: "
-                   + "; ".join(f"{k}: {parts[k].reason}" for k in failed))
+                   reason="every part holds" if ok else "fails: " + "; ".join(f"{k}: {parts[k].reason}" for k in failed))
 
 
 def both(a: Outcome, b: Outcome, names: tuple[str, str] = ("a", "b")) -> Outcome:
