@@ -264,7 +264,7 @@ def theory_values(n_clauses: int, clause_size: int, alpha: int, n_parents: int) 
 @dataclass(frozen=True)
 class MeasuredValue:
     """A mean over ``n`` independent replicates with a two-sided interval at ``level``
-    (``method``: "t" or "clopper-pearson"), beside the closed form ``theory``."""
+    (``method``: how it was built, see ``compare_with_theory``), beside the closed form ``theory``."""
 
     name: str
     mean: float
@@ -292,29 +292,6 @@ class MeasuredValue:
                 "drift": self.drift, "agrees": self.agrees}
 
 
-def _t_interval(values: np.ndarray, level: float) -> tuple[float, float, float]:
-    from scipy import stats
-
-    v = np.asarray(values, dtype=np.float64)
-    mean = float(v.mean())
-    if v.size < 2:
-        return mean, -math.inf, math.inf
-    sd = float(v.std(ddof=1))
-    if sd == 0.0:
-        return mean, mean, mean
-    half = float(stats.t.ppf(0.5 + level / 2, v.size - 1)) * sd / math.sqrt(v.size)
-    return mean, mean - half, mean + half
-
-
-def _clopper_pearson(successes: int, n: int, level: float) -> tuple[float, float]:
-    from scipy import stats
-
-    a = 1.0 - level
-    lo = 0.0 if successes == 0 else float(stats.beta.ppf(a / 2, successes, n - successes + 1))
-    hi = 1.0 if successes == n else float(stats.beta.ppf(1 - a / 2, successes + 1, n - successes))
-    return lo, hi
-
-
 @dataclass(frozen=True)
 class TheoryComparison:
     """Measured coverage fraction, P(all covered) and collisions beside their closed forms."""
@@ -331,6 +308,28 @@ class TheoryComparison:
         return self.covered_fraction.agrees and self.all_covered.agrees and self.collisions.agrees
 
 
+def _replicate_arrays(counts, n_clauses: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(covered count, all covered, collisions, clause ``r mod C`` covered) per replicate ``r``."""
+    if isinstance(counts, pd.DataFrame):
+        need = {"covered", "all_covered", "collisions", "pattern"} - set(counts.columns)
+        if need:
+            raise ValueError(f"counts frame lacks columns {sorted(need)}")
+        pats = counts["pattern"].astype(str).tolist()
+        cov = counts["covered"].to_numpy(np.int64)
+        allc = counts["all_covered"].to_numpy(bool)
+        coll = counts["collisions"].to_numpy(np.int64)
+    else:
+        counts = list(counts)
+        pats = [c.pattern() for c in counts]
+        cov = np.array([c.n_covered for c in counts], dtype=np.int64)
+        allc = np.array([c.all_covered for c in counts], dtype=bool)
+        coll = np.array([c.collisions for c in counts], dtype=np.int64)
+    if any(len(p) != n_clauses for p in pats):
+        raise ValueError(f"every replicate must have n_clauses = {n_clauses} clauses")
+    rot = np.array([p[r % n_clauses] == "1" for r, p in enumerate(pats)], dtype=bool)
+    return cov, allc, coll, rot
+
+
 def compare_with_theory(
     counts: Sequence[CoverageCounts] | pd.DataFrame,
     n_clauses: int,
@@ -339,36 +338,37 @@ def compare_with_theory(
     n_parents: int,
     *,
     level: float = 0.999,
+    exchangeable: bool = True,
 ) -> TheoryComparison:
-    """Means over independent networks (``CoverageCounts``, or a frame with columns
-    ``covered``, ``all_covered``, ``collisions``) beside the partition closed forms.
+    """Means over independent networks (``CoverageCounts``, or a frame with columns ``covered``,
+    ``all_covered``, ``collisions``, ``pattern``) beside the partition closed forms.
 
-    Intervals: Student t over replicates for the covered fraction and the collision count
-    (a point interval when every replicate is equal), Clopper-Pearson for P(all covered).
+    Intervals (fpe_theory's Monte Carlo rules, ``fpe_theory._stats``): Clopper-Pearson for
+    P(all covered); for the covered fraction a Student t interval with >= 100 covered and
+    missed clause events and >= 100 replicates, else Clopper-Pearson on the indicator
+    "clause r mod C covered in replicate r" (exact when clauses are exchangeable, as in the
+    partition model before pruning; ``exchangeable=False`` uses the conservative bracket
+    instead); for collisions a t interval with >= 100 events, else the exact Poisson
+    (Garwood) interval.
     """
+    from fpe_theory._stats import make_estimate
+
     if not 0 < level < 1:
         raise ValueError(f"level must satisfy 0 < level < 1, got {level!r}")
-    if isinstance(counts, pd.DataFrame):
-        frac = counts["covered"].to_numpy(np.float64) / n_clauses
-        allc = counts["all_covered"].to_numpy(bool)
-        coll = counts["collisions"].to_numpy(np.float64)
-    else:
-        counts = list(counts)
-        frac = np.array([c.covered_fraction for c in counts])
-        allc = np.array([c.all_covered for c in counts])
-        coll = np.array([c.collisions for c in counts], dtype=np.float64)
-    if frac.size == 0:
+    cov, allc, coll, rot = _replicate_arrays(counts, n_clauses)
+    r = int(cov.size)
+    if r == 0:
         raise ValueError("counts must hold at least one replicate")
     th = theory_values(n_clauses, clause_size, alpha, n_parents)
-    m, lo, hi = _t_interval(frac, level)
-    lo, hi = max(lo, 0.0), min(hi, 1.0)  # a fraction
-    cf = MeasuredValue("covered_fraction", m, lo, hi, int(frac.size), level, "t", th["p_clause_covered"])
+    frac = cov / n_clauses
+    aux = (n_clauses, int((cov < n_clauses).sum()), int((cov > 0).sum()), int(rot.sum()) if exchangeable else -1)
+    e = make_estimate("fraction", r, float(frac.sum()), float((frac * frac).sum()), aux, level)
+    cf = MeasuredValue("covered_fraction", e.value, e.low, e.high, r, level, e.method, th["p_clause_covered"])
     k = int(allc.sum())
-    lo, hi = _clopper_pearson(k, int(allc.size), level)
-    ac = MeasuredValue("p_all_covered", k / allc.size, lo, hi, int(allc.size), level, "clopper-pearson", th["p_all_covered"])
-    m, lo, hi = _t_interval(coll, level)
-    lo = max(lo, 0.0)  # a count
-    co = MeasuredValue("collisions", m, lo, hi, int(coll.size), level, "t", th["expected_collisions"])
+    e = make_estimate("proportion", r, k, k, (), level)
+    ac = MeasuredValue("p_all_covered", e.value, e.low, e.high, r, level, e.method, th["p_all_covered"])
+    e = make_estimate("count", r, float(coll.sum()), float((coll.astype(float) ** 2).sum()), (), level)
+    co = MeasuredValue("collisions", e.value, e.low, e.high, r, level, e.method, th["expected_collisions"])
     return TheoryComparison(cf, ac, co)
 
 
@@ -514,7 +514,9 @@ def coverage_table(frame: pd.DataFrame, *, level: float = 0.999) -> pd.DataFrame
     keys = ["n_clauses", "clause_size", "hidden", "alpha", "strategy", "stage"]
     for key, g in frame[frame.stage != "dense"].groupby(keys, sort=True):
         c, k, n, a = (int(x) for x in key[:4])  # n_clauses, clause_size, hidden, alpha
-        comp = compare_with_theory(g, c, k, a, n, level=level)
+        # clauses are exchangeable before pruning (a uniform partition of a full support);
+        # pruning depends on the trained weights, so afterwards the conservative bracket is used
+        comp = compare_with_theory(g, c, k, a, n, level=level, exchangeable=key[5] == "pre_prune")
         row = dict(zip(keys, key))
         row["replicates"] = len(g)
         row["seeds"] = int(g["seed"].nunique()) if "seed" in g else 1

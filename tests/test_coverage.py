@@ -19,6 +19,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
+from scipy import stats as sst
 
 import fpe_theory as T
 from fpe_empirical import MLP, count_nonzero, fpe_expand
@@ -215,17 +216,24 @@ def test_theory_values_case_study():
 
 
 def test_compare_with_theory_intervals():
-    """Equal replicates give point intervals; the Clopper-Pearson interval of 0/50 starts at 0."""
+    """Exact fallbacks with few events: 50/50 replicates covering everything give the Clopper-Pearson
+    lower end 0.005^(1/50) at level 0.99 for the fraction (rotating clause) and for P(all covered);
+    collisions use the Garwood interval of the total (6 per replicate, closed form 0: disagrees)."""
     counts = [CoverageCounts(np.ones((2, 3), dtype=bool))] * 50
     comp = compare_with_theory(counts, 3, 2, 2, 2, level=0.99)
-    assert comp.covered_fraction.low == comp.covered_fraction.high == 1.0
-    assert comp.all_covered.mean == 1.0 and comp.all_covered.low == pytest.approx(0.005 ** (1 / 50), rel=1e-9)
+    cp = 0.005 ** (1 / 50)
+    assert comp.covered_fraction.mean == 1.0 and comp.covered_fraction.low == pytest.approx(cp, rel=1e-9)
+    assert comp.all_covered.mean == 1.0 and comp.all_covered.low == pytest.approx(cp, rel=1e-9)
+    lo, hi = sst.chi2.ppf(0.005, 600) / 2 / 50, sst.chi2.ppf(0.995, 602) / 2 / 50
+    assert (comp.collisions.low, comp.collisions.high) == pytest.approx((lo, hi), rel=1e-9)
     assert comp.collisions.mean == 6.0 and not comp.collisions.agrees
-    frame = pd.DataFrame({"covered": [3, 2], "all_covered": [True, False], "collisions": [1, 0]})
+    frame = pd.DataFrame({"covered": [3, 2], "all_covered": [True, False], "collisions": [1, 0], "pattern": ["111", "110"]})
     comp2 = compare_with_theory(frame, 3, 2, 2, 2)
     assert comp2.covered_fraction.mean == pytest.approx(5 / 6)
     with pytest.raises(ValueError, match="level"):
         compare_with_theory(frame, 3, 2, 2, 2, level=1.5)
+    with pytest.raises(ValueError, match="pattern"):
+        compare_with_theory(frame.drop(columns="pattern"), 3, 2, 2, 2)
 
 
 # --------------------------------------------------------------------------- the experiment kind

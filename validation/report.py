@@ -100,6 +100,7 @@ def _details_md(details: dict[str, Any], depth: int = 0) -> list[str]:
     lines = []
     for k, v in details.items():
         if isinstance(v, list) and v and all(isinstance(r, dict) for r in v):
+            v = [{str(c): x for c, x in r.items()} for r in _clean(v)]
             cols = list(dict.fromkeys(c for r in v for c in r))
             lines.append(f"- {k}:")
             lines.append("")
