@@ -314,6 +314,15 @@ def test_cli_bad_input_exits_2_with_one_line(tmp_path, args, needle):
     assert not (tmp_path / "o").exists()
 
 
+def test_cli_bad_embedding_file_exits_2(tmp_path):
+    """A malformed embedding file is bad input, found before anything trains."""
+    path = tmp_path / "bad.npz"
+    np.savez(path, X_train=np.full((4, 3), np.nan, dtype=np.float32), y_train=np.zeros(4, dtype=np.int64),
+             X_test=np.zeros((2, 3), dtype=np.float32), y_test=np.zeros(2, dtype=np.int64))
+    p = _cli("--embeddings", str(path), "--store", str(tmp_path / "s"), "--out", str(tmp_path / "o"))
+    assert p.returncode == 2 and "--embeddings" in p.stderr and len(p.stderr.strip().splitlines()) == 1
+
+
 def test_cli_list_and_out_file(tmp_path):
     p = _cli("--list")
     assert p.returncode == 0 and "theory.sizing-rule" in p.stdout and "rewiring.values@clip" in p.stdout

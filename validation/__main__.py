@@ -59,9 +59,13 @@ def _main(argv: Sequence[str] | None) -> int:
     if os.path.exists(out) and not os.path.isdir(out):
         raise ValueError(f"--out must be a directory, got the file {out}")
     log = None if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
-    report = validate(profile=args.profile, store=args.store, embeddings=args.embeddings,
-                      imagenet1k=args.imagenet1k, only=args.only, run_missing=not args.no_run,
-                      progress=args.progress, log=log)
+    try:
+        report = validate(profile=args.profile, store=args.store, embeddings=args.embeddings,
+                          imagenet1k=args.imagenet1k, only=args.only, run_missing=not args.no_run,
+                          progress=args.progress, log=log)
+    except RuntimeError as exc:  # an experiment run failed (recorded in the store's .failures/)
+        print(f"{PROG}: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 1
     md, js = write_report(report, out)
     c = report.counts
     print(f"{c.get('reproduced', 0)} reproduced, {c.get('not reproduced', 0)} not reproduced, "

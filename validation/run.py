@@ -169,6 +169,12 @@ def validate(
                 raise ValueError(f"--{name} file {path!r} does not exist")
             if p.suffix.lower() not in (".npz", ".safetensors"):
                 raise ValueError(f"--{name} must be an .npz or .safetensors embedding file, got {path!r}")
+            from fpe_empirical.embeddings import load_embeddings
+
+            try:  # a bad file is bad input (exit 2), found before anything trains
+                load_embeddings(p)
+            except (ValueError, TypeError) as exc:
+                raise ValueError(f"--{name} {path}: {exc}") from None
     say = log or (lambda msg: None)
     claims = get_claims(only)
     rs = ResultStore(store)
