@@ -316,9 +316,11 @@ _COV_COLS = ["n_clauses", "hidden", "replicates", "seeds", "covered_fraction_mea
        "The random split as built (hidden layer 1 of trained DNF networks, before re-sparsification) follows "
        "the partition model: measured clause coverage, P(all covered) and collisions equal the closed forms.",
        "(closed forms; the paper's analysis assumes this)",
-       f"Reproduced iff every closed form lies inside its Bonferroni-corrected interval (t for means, "
-       f"Clopper-Pearson for P(all covered); family false-alarm probability {FAMILY}) over all replicate "
-       f"splits of the case-study and Figure 3a/3b networks.",
+       f"Reproduced iff every closed form lies inside its Bonferroni-corrected interval (family false-alarm "
+       f"probability {FAMILY}) over all replicate splits of the case-study and Figure 3a/3b networks. Intervals "
+       f"follow fpe_theory's Monte Carlo rules: Clopper-Pearson for P(all covered); for the covered fraction "
+       f"Student t with >= 100 events, else exact Clopper-Pearson on the rotating-clause indicator; for "
+       f"collisions Student t with >= 100 events, else the exact Poisson (Garwood) interval.",
        needs=("dnf.coverage",), data="dnf")
 def partition_pre(ctx) -> Outcome:
     t, groups = _coverage_rows(ctx, "pre_prune")
@@ -347,8 +349,10 @@ def _agreement(t: pd.DataFrame, groups: int) -> Outcome:
        "after the smallest-magnitude weights of W1' and W2' are pruned back to the dense non-zero count.",
        "(implicit in 2.5 / A.5: the analysis is applied to the trained FPE networks)",
        f"Reproduced iff every closed form lies inside its Bonferroni-corrected interval (family false-alarm "
-       f"probability {FAMILY}) over the post-pruning masks of the same replicate splits; the drift "
-       f"(measured - closed form) is the finding either way.",
+       f"probability {FAMILY}) over the post-pruning masks of the same replicate splits (intervals as in "
+       f"networks.partition-before-pruning, with the conservative bracket instead of the rotating clause: "
+       f"after pruning clauses are not exchangeable); the drift (measured - closed form) is the finding "
+       f"either way.",
        needs=("dnf.coverage",), data="dnf")
 def after_pruning(ctx) -> Outcome:
     t, groups = _coverage_rows(ctx, "post_prune")
