@@ -110,6 +110,8 @@ def spearman_ci(x, y, level: float = LEVEL, *, n_boot: int = 10_000, seed: int =
     x, y = _arr(x, "x"), _arr(y, "y")
     if x.size != y.size or x.size < 4:
         raise ValueError(f"x and y must have equal length >= 4, got {x.size} and {y.size}")
+    if np.ptp(x) == 0 or np.ptp(y) == 0:  # no ranks to correlate
+        return CI(float("nan"), -1.0, 1.0, int(x.size), level, "bootstrap")
     rho = float(stats.spearmanr(x, y).statistic)
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, x.size, size=(n_boot, x.size))
