@@ -38,7 +38,17 @@ from fpe_empirical.coverage import (
     unit_clause_cover,
 )
 
-P_REJECT = 1e-7  # per-example false-failure probability of the binomial tests
+P_REJECT = 1e-7
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """One torch thread: two spinning OpenMP threads on a loaded 2-core box slow tiny training
+    several-fold (PERFORMANCE.md)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)  # per-example false-failure probability of the binomial tests
 
 
 def contiguous(n_clauses: int, k: int) -> list[list[int]]:

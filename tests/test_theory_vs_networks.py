@@ -16,6 +16,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from scipy import stats
 
 import fpe_theory as T
@@ -31,6 +32,16 @@ from fpe_empirical.coverage import (
 )
 
 P_REJECT = 1e-7
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """One torch thread: two spinning OpenMP threads on a loaded 2-core box slow tiny training
+    several-fold (PERFORMANCE.md)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
 
 
 @pytest.fixture(scope="module")

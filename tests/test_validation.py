@@ -1,7 +1,8 @@
 """validation: the ledger, its decision rules, the report files and ``python -m validation``.
 
-End-to-end runs use a tiny profile (``needs.configs`` monkeypatched to a few short runs) so the
-whole file stays fast; the real profiles' configs are checked for shape only.
+End-to-end runs use the profiles' "tiny" profile (2 seeds, a few epochs: numbers that mean
+nothing, but every code path of the real profiles) so the whole file stays fast; the quick
+and paper profiles' configs are checked for shape only.
 """
 
 from __future__ import annotations
@@ -162,37 +163,19 @@ def test_theory_rows_verdicts(tmp_path):
 # --------------------------------------------------------------------------- a tiny profile, end to end
 
 
-def tiny_configs(requirement, profile, dataset=None):
-    """A few very short runs per requirement (3 seeds; enough for every rule to compute)."""
-    from fpe_empirical.dnf_experiment import DNFExperiment
-    from fpe_empirical.embedding_experiment import EmbeddingExperiment
-
-    dnf = dict(pretrain_epochs=2, split_epochs=2, n_samples=200)
-    seeds = (0, 1, 2)
-    if requirement == "dnf.case_study":
-        return [DNFExperiment(n_clauses=4, hidden=3, seed=s, **dnf) for s in seeds]
-    if requirement == "dnf.fig3a":
-        return [DNFExperiment(n_clauses=4, hidden=h, seed=s, **dnf) for h in (2, 3) for s in seeds]
-    if requirement == "dnf.fig3b":
-        return [DNFExperiment(n_clauses=c, hidden=3, seed=s, **dnf) for c in (4, 16, 20) for s in seeds]
-    if requirement == "dnf.fig3c":
-        return [DNFExperiment(n_clauses=c, hidden=h, seed=s, **dnf) for c in (4, 16, 20) for h in (2, 3) for s in seeds]
-    if requirement == "dnf.coverage":
-        return needs.coverage_configs(profile)
-    if requirement == "vision.fig5":
-        return [EmbeddingExperiment(dataset=dataset, hidden=h, seed=s, pretrain_epochs=1, split_epochs=2)
-                for h in (2, 3) for s in seeds]
-    raise AssertionError(f"tiny profile lacks {requirement}")
-
-
 TINY_CLAIMS = ["case-study.*", "sweep.neurons-gains-shrink", "networks.*", "vision.fpe-beats-dense-small@digits"]
 
 
 @pytest.fixture
-def tiny(monkeypatch):
-    real = needs.configs
-    monkeypatch.setattr(needs, "COVERAGE_REPLICATES", {"quick": 4, "paper": 4})
-    monkeypatch.setattr(needs, "configs", lambda r, p, d=None: real(r, p, d) if r == "dnf.coverage" else tiny_configs(r, p, d))
+def one_thread():
+    """One torch thread: two spinning OpenMP threads on a loaded 2-core box slow tiny runs ~5x
+    (the CLI sets OMP_WAIT_POLICY=PASSIVE instead; PERFORMANCE.md)."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
 
 
 def _check_mechanical(outcome: Outcome) -> None:
@@ -215,11 +198,11 @@ def _check_mechanical(outcome: Outcome) -> None:
         assert (outcome.verdict == REPRODUCED) == (-d["margin"] < d["ci"]["low"] and d["ci"]["high"] < d["margin"])
 
 
-def test_tiny_profile_end_to_end(tiny, tmp_path):
+def test_tiny_profile_end_to_end(tmp_path, one_thread):
     """From an empty store: trains what the claims need, writes both reports, every verdict follows
     from its recorded numbers; a second run trains nothing and gives the same rows."""
     store = tmp_path / "store"
-    r1 = validate(profile="quick", store=store, only=TINY_CLAIMS)
+    r1 = validate(profile="tiny", store=store, only=TINY_CLAIMS)
     assert r1.provenance["configs_run"] == r1.provenance["configs_needed"] > 0
     assert not r1.errors, [r.error for r in r1.errors]
     by = {r.claim.id: r.outcome for r in r1.rows}
@@ -230,20 +213,20 @@ def test_tiny_profile_end_to_end(tiny, tmp_path):
         _check_mechanical(o)
     md, js = write_report(r1, tmp_path / "out")
     doc = json.loads(js.read_text())
-    assert doc["profile"] == "quick" and len(doc["claims"]) == len(r1.rows)
+    assert doc["profile"] == "tiny" and len(doc["claims"]) == len(r1.rows)
     for c in doc["claims"]:
         assert {"id", "statement", "paper_value", "our_value", "spread", "verdict", "command"} <= set(c)
-        assert c["command"].startswith("python -m validation --profile quick --only")
+        assert c["command"].startswith("python -m validation --profile tiny --only")
     text = md.read_text()
     assert all(c["id"] in text for c in doc["claims"]) and "offline stand-in" in text
-    r2 = validate(profile="quick", store=store, only=TINY_CLAIMS)
+    r2 = validate(profile="tiny", store=store, only=TINY_CLAIMS)
     assert r2.provenance["configs_run"] == 0
     assert [(r.claim.id, r.outcome.verdict, r.outcome.our_value) for r in r2.rows] == \
            [(r.claim.id, r.outcome.verdict, r.outcome.our_value) for r in r1.rows]
 
 
-def test_no_run_reports_missing_results(tiny, tmp_path):
-    r = validate(profile="quick", store=tmp_path / "s", only=["case-study.ordering"], run_missing=False)
+def test_no_run_reports_missing_results(tmp_path):
+    r = validate(profile="tiny", store=tmp_path / "s", only=["case-study.ordering"], run_missing=False)
     (row,) = r.rows
     assert row.outcome.verdict == NOT_RUN and "missing from the store" in row.outcome.reason
     assert r.provenance["configs_run"] == 0

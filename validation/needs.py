@@ -9,16 +9,14 @@ fill the same result store. The only configs validation adds itself are the
 ``"dnf-coverage"`` measurements (``fpe_empirical.coverage``), derived one to one from the
 profile's DNF configs.
 
-``ensure(configs, store)`` runs what the store lacks (``profiles.ensure`` when it exists,
-else ``fpe_empirical.sweep.run_sweep``) and returns how many runs it made.
+``ensure(configs, store)`` runs what the store lacks through ``profiles.ensure`` and returns
+how many runs it made.
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
-__all__ = ["REQUIREMENTS", "configs", "ensure", "coverage_configs", "using_profiles"]
+__all__ = ["REQUIREMENTS", "PROFILES", "ALL_PROFILES", "COVERAGE_REPLICATES", "configs", "ensure", "coverage_configs",
+           "case_study_models_first", "saved_case_study"]
 
 #: requirement -> (what it is, figure/table target in fpe_empirical.profiles)
 REQUIREMENTS: dict[str, tuple[str, str]] = {
@@ -37,71 +35,30 @@ REQUIREMENTS: dict[str, tuple[str, str]] = {
     "vision.dynamic": ("A.7 dynamic rewiring vs one-shot random split", "dynamic"),
 }
 
+#: the public profiles; "tiny" (seconds, meaningless numbers) exists for tests of the pipeline
 PROFILES = ("quick", "paper")
+ALL_PROFILES = ("tiny", "quick", "paper")
 #: coverage replicates (split seeds per pre-trained network) per profile
-COVERAGE_REPLICATES = {"quick": 40, "paper": 200}
-
-
-def _profiles_module():
-    try:
-        return importlib.import_module("fpe_empirical.profiles")
-    except ModuleNotFoundError as exc:
-        if exc.name != "fpe_empirical.profiles":
-            raise
-        return None
-
-
-def using_profiles() -> bool:
-    """Whether ``fpe_empirical.profiles`` is present (else the fallback tables below are used)."""
-    return _profiles_module() is not None
-
-
-# --------------------------------------------------------------------------- fallback
-# Used only while fpe_empirical.profiles does not exist: the registered grids of
-# fpe_empirical.grids / embedding_grids with a per-profile DNF schedule.
-_DNF_QUICK = dict(pretrain_epochs=200, split_epochs=200, n_samples=4000)
-_DNF_QUICK_CLAUSES = (3, 8, 15, 32)
-_DNF_QUICK_HIDDEN = (4, 8, 16)
-
-
-def _fallback_dnf(target: str, profile: str) -> list:
-    from fpe_empirical.dnf_experiment import DNFExperiment
-    from fpe_empirical.grids import DNF_HIDDEN, DNF_N_CLAUSES, DNF_SEEDS
-
-    fields: dict[str, Any] = dict(_DNF_QUICK) if profile == "quick" else {}
-    clauses = _DNF_QUICK_CLAUSES if profile == "quick" else DNF_N_CLAUSES
-    hidden = _DNF_QUICK_HIDDEN if profile == "quick" else DNF_HIDDEN
-    grid = {"case_study": ((8,), (8,)), "fig3a": ((8,), hidden), "fig3b": (clauses, (8,)), "fig3c": (clauses, hidden)}[target]
-    return [DNFExperiment(n_clauses=c, hidden=h, seed=s, **fields) for c in grid[0] for h in grid[1] for s in DNF_SEEDS]
-
-
-def _fallback_vision(target: str, profile: str, dataset: str) -> list:
-    from fpe_empirical.embedding_grids import build_grid
-
-    name = {"tableA3": "table_a3", "tableA4": "table_a4", "tableA5": "table_a5"}.get(target, target)
-    return build_grid(name, dataset, profile)
-
-
-# --------------------------------------------------------------------------- public
+COVERAGE_REPLICATES = {"tiny": 10, "quick": 40, "paper": 200}
 
 
 def configs(requirement: str, profile: str, dataset: str | None = None) -> list:
     """Experiment configs of ``requirement`` under ``profile`` (``dataset``: "digits" or an
-    embedding file, for vision requirements)."""
+    embedding file, for vision requirements): ``fpe_empirical.profiles.configs`` of its target."""
+    from fpe_empirical import profiles
+
     if requirement not in REQUIREMENTS:
         raise ValueError(f"requirement must be one of {sorted(REQUIREMENTS)}, got {requirement!r}")
-    if profile not in PROFILES:
+    if profile not in ALL_PROFILES:
         raise ValueError(f"profile must be one of {list(PROFILES)}, got {profile!r}")
     if requirement == "dnf.coverage":
         return coverage_configs(profile)
     target = REQUIREMENTS[requirement][1]
-    vision = requirement.startswith("vision.")
-    if vision and dataset is None:
-        raise ValueError(f"requirement {requirement!r} needs a dataset ('digits' or an embedding file)")
-    prof = _profiles_module()
-    if prof is not None:
-        return list(prof.configs(target, profile, dataset=dataset) if vision else prof.configs(target, profile))
-    return _fallback_vision(target, profile, dataset) if vision else _fallback_dnf(target, profile)
+    if requirement.startswith("vision."):
+        if dataset is None:
+            raise ValueError(f"requirement {requirement!r} needs a dataset ('digits' or an embedding file)")
+        return list(profiles.configs(target, profile, dataset=dataset))
+    return list(profiles.configs(target, profile))
 
 
 def coverage_configs(profile: str) -> list:
@@ -122,9 +79,11 @@ def coverage_configs(profile: str) -> list:
 
 
 def ensure(cfgs: list, store, *, progress: bool | None = None) -> int:
-    """Run the configs whose results ``store`` lacks; return how many were run.
+    """Run the configs whose results ``store`` lacks (``fpe_empirical.profiles.ensure``, the
+    same batched, resumable sweep paper_figures uses); return how many were run.
 
-    Raises ``RuntimeError`` when some run failed (the sweep records it in the store)."""
+    Raises ``RuntimeError`` when some run failed (recorded in ``<store>/.failures/``)."""
+    from fpe_empirical import profiles
     from fpe_empirical.store import ResultStore
 
     if not isinstance(store, ResultStore):
@@ -132,16 +91,46 @@ def ensure(cfgs: list, store, *, progress: bool | None = None) -> int:
     missing = store.missing(cfgs)
     if not missing:
         return 0
-    prof = _profiles_module()
-    if prof is not None and hasattr(prof, "ensure"):
-        prof.ensure(missing, store)
-    else:
-        from fpe_empirical.sweep import run_sweep
-
-        report = run_sweep(missing, store, progress=progress)
-        if not report.ok:
-            raise RuntimeError(f"{len(report.failed)} run(s) failed; see {store.root}/.failures/")
+    profiles.ensure(missing, store, progress=progress)
     still = store.missing(cfgs)
     if still:
         raise RuntimeError(f"{len(still)} run(s) still missing from {store.root} after running them")
     return len(missing)
+
+
+def case_study_models_first(claims, profile: str, store, missing: list, *, progress: bool | None = None) -> int:
+    """When the case study's results are missing, train them through
+    ``profiles.case_study_models`` (which also saves the trained networks beside the store, as
+    paper_figures does for Figures 2/A1) instead of the sweep, so the networks the coverage rows
+    compare with are the very ones whose accuracies are reported, and nothing trains twice.
+    Returns how many case-study runs it trained (0 when their rows are stored already)."""
+    from fpe_empirical import profiles
+    from fpe_empirical.config import config_key
+
+    if not any("dnf.case_study" in c.needs or "dnf.coverage" in c.needs for c in claims):
+        return 0
+    case = {config_key(c) for c in configs("dnf.case_study", profile)}
+    todo = [c for c in missing if config_key(c) in case]
+    if not todo:
+        return 0
+    profiles.case_study_models(profile, store, progress=bool(progress))
+    return len(todo)
+
+
+def saved_case_study(profile: str, store) -> dict:
+    """``{seed: DNFResult}`` of the case-study networks saved beside ``store`` (by
+    ``profiles.case_study_models``); only those present, nothing is trained."""
+    from fpe_empirical import profiles
+    from fpe_empirical.config import config_key
+    from fpe_empirical.dnf_experiment import load_result
+
+    out = {}
+    root = profiles.models_dir(store)
+    for cfg in configs("dnf.case_study", profile):
+        d = root / config_key(cfg)
+        if (d / "result.json").is_file() and (d / "models.safetensors").is_file():
+            try:
+                out[cfg.seed] = load_result(d)
+            except (ValueError, KeyError, OSError):  # damaged: profiles.case_study_models retrains it
+                continue
+    return out

@@ -362,9 +362,41 @@ def after_pruning(ctx) -> Outcome:
     m["lost_coverage"] = m["covered_fraction_mean_pre"] - m["covered_fraction_mean"]
     m["lost_collisions"] = m["collisions_mean_pre"] - m["collisions_mean"]
     out.details["pruning_effect"] = m[["n_clauses", "hidden", "pruned_w1_mean", "lost_coverage", "lost_collisions"]].round(5).to_dict("records")
+    built = _case_study_as_built(ctx)
+    if built:
+        out.details["case_study_networks_as_trained"] = built
+        same = sum(r["same_coverage_as_replicate_0"] for r in built)
+        out.spread = (f"the {len(built)} trained case-study random-split networks cover "
+                      f"{np.mean([r['covered'] for r in built]):.2f}/8 clauses with {np.mean([r['collisions'] for r in built]):.2f} "
+                      f"collisions on average ({same}/{len(built)} coverage identical to the coverage run's replicate 0); "
+                      + out.spread)
     out.spread = (f"pruning removes {m['lost_coverage'].mean():.4f} of covered fraction and "
                   f"{m['lost_collisions'].mean():.4f} collisions per network on average; " + out.spread)
     return out
+
+
+def _case_study_as_built(ctx) -> list[dict]:
+    """Coverage of the very case-study networks whose accuracies are reported (saved beside the store
+    by ``profiles.case_study_models``), next to replicate 0 (the same split seed) of the coverage runs."""
+    from fpe_empirical.coverage import measure_coverage
+
+    from ..needs import saved_case_study
+
+    saved = saved_case_study(ctx.profile, ctx.store)
+    if not saved:
+        return []
+    cov = ctx.frame("dnf.coverage")
+    cov = cov[(cov.stage == "post_prune") & (cov.replicate == 0) & (cov.n_clauses == 8) & (cov.hidden == 8)]
+    rows = []
+    for seed, res in sorted(saved.items()):
+        if "random" not in res.models:
+            continue
+        c = measure_coverage(res.models["random"], [list(x) for x in res.dataset.clauses])
+        r0 = cov[cov.seed == seed]
+        rows.append({"seed": seed, "covered": c.n_covered, "collisions": c.collisions, "pattern": c.pattern(),
+                     "same_coverage_as_replicate_0": bool(len(r0) and r0["pattern"].iloc[0] == c.pattern()
+                                                      and int(r0["collisions"].iloc[0]) == c.collisions)})
+    return rows
 
 
 def _benefit_table(ctx) -> pd.DataFrame:
