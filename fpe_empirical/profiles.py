@@ -7,7 +7,8 @@ same result store, so nothing trains twice. Public API (kept stable)::
     PROFILES                                    # ("quick", "paper")
     TARGETS                                     # target name -> Target(description, domain)
     configs(target, profile, *, dataset=None) -> list[config]
-    experiment_sets(profile, *, embeddings=None) -> dict[target, list[config]]
+    experiment_sets(profile, *, embeddings=None, imagenet1k=None) -> dict[target, list[config]]
+    resolve_datasets(embeddings=None, *, imagenet1k=None) -> dict[vision target, tuple[dataset, ...]]
     ensure(configs, store, *, progress=None, workers=None, ...) -> SweepReport
     case_study_models(profile, store, *, seeds=None) -> dict[seed, DNFResult]
     TheorySimulation                            # experiment kind "theory-sim" (Monte Carlo)
@@ -376,32 +377,51 @@ def configs(target: str, profile: str, *, dataset: str | None = None) -> list:
     return _vision_configs(target, profile, "digits" if dataset is None else dataset)
 
 
-def resolve_datasets(embeddings: str | os.PathLike | Mapping[str, str] | None) -> dict[str, str]:
-    """Dataset per vision target: ``embeddings`` is None (digits everywhere), one path (every
-    vision target) or a mapping ``{target or "default": path}`` (e.g. Table A4 on ImageNet-1k
-    embeddings, the rest on CIFAR-100)."""
+def resolve_datasets(embeddings=None, *, imagenet1k: str | os.PathLike | None = None) -> dict[str, tuple[str, ...]]:
+    """Data sets per vision target, as a tuple (Figure 5 may show several).
+
+    ``embeddings``: None (digits everywhere); one path (every vision target); a sequence of
+    paths (Figure 5 shows all of them, the other targets use the first: CIFAR-100's role in
+    the paper); or a mapping ``{target or "default": path or paths}``. ``imagenet1k``, when
+    given, is Table A4's data set (the paper's ImageNet-1k classifier).
+    """
+    def as_tuple(value, where: str) -> tuple[str, ...]:
+        if isinstance(value, (str, os.PathLike)):
+            return (str(value),)
+        if isinstance(value, Sequence) and value and all(isinstance(v, (str, os.PathLike)) for v in value):
+            return tuple(str(v) for v in value)
+        raise TypeError(f"{where} must be a path or a non-empty sequence of paths, got {value!r}")
+
     if embeddings is None:
-        return {t: "digits" for t in VISION_TARGETS}
-    if isinstance(embeddings, (str, os.PathLike)):
-        return {t: str(embeddings) for t in VISION_TARGETS}
-    if not isinstance(embeddings, Mapping):
-        raise TypeError(f"embeddings must be None, a path or a mapping target -> path, got {type(embeddings).__name__}")
-    unknown = set(embeddings) - set(VISION_TARGETS) - {"default"}
-    if unknown:
-        raise ValueError(f"embeddings keys must be vision targets {list(VISION_TARGETS)} or 'default', got {sorted(unknown)}")
-    default = str(embeddings.get("default", "digits"))
-    return {t: str(embeddings.get(t, default)) for t in VISION_TARGETS}
+        out = {t: ("digits",) for t in VISION_TARGETS}
+    elif isinstance(embeddings, Mapping):
+        unknown = set(embeddings) - set(VISION_TARGETS) - {"default"}
+        if unknown:
+            raise ValueError(f"embeddings keys must be vision targets {list(VISION_TARGETS)} or 'default', got {sorted(unknown)}")
+        default = as_tuple(embeddings["default"], "embeddings['default']") if "default" in embeddings else ("digits",)
+        out = {t: as_tuple(embeddings[t], f"embeddings[{t!r}]") if t in embeddings else default for t in VISION_TARGETS}
+    else:
+        paths = as_tuple(embeddings, "embeddings")
+        out = {t: (paths if t == "fig5" else paths[:1]) for t in VISION_TARGETS}
+    if imagenet1k is not None:
+        out["tableA4"] = as_tuple(imagenet1k, "imagenet1k")
+    return out
 
 
-def experiment_sets(profile: str, *, embeddings=None, targets: Sequence[str] | None = None) -> dict[str, list]:
+def experiment_sets(profile: str, *, embeddings=None, imagenet1k=None, targets: Sequence[str] | None = None) -> dict[str, list]:
     """``{target: configs}`` for every target (or ``targets``) under ``profile``; vision
-    targets on the data sets of ``resolve_datasets(embeddings)``."""
+    targets on every data set ``resolve_datasets(embeddings, imagenet1k=...)`` gives them."""
     _check_profile(profile)
-    datasets = resolve_datasets(embeddings)
+    datasets = resolve_datasets(embeddings, imagenet1k=imagenet1k)
     names = list(TARGETS) if targets is None else list(targets)
     out = {}
     for t in names:
-        out[t] = configs(t, profile, dataset=datasets[t] if t in datasets else None)
+        if t not in TARGETS:
+            raise ValueError(f"targets must be drawn from {sorted(TARGETS)}, got {t!r}")
+        if t in datasets:
+            out[t] = _dedupe(c for ds in datasets[t] for c in configs(t, profile, dataset=ds))
+        else:
+            out[t] = configs(t, profile)
     return out
 
 
