@@ -35,6 +35,7 @@ collisions of the final network are those right after the split. One stored row 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any, Sequence
@@ -44,6 +45,7 @@ import pandas as pd
 import torch
 
 from .config import experiment_config
+from .dnf_experiment import DNFExperiment
 from .models import MLP, MaskedLinear, count_nonzero
 from .runner import register_runner
 
@@ -375,30 +377,43 @@ def compare_with_theory(
 # --------------------------------------------------------------------------- the experiment kind
 
 
-@experiment_config("dnf-coverage", 1)
+def _dnf_default(name: str):
+    """``DNFExperiment``'s default for field ``name`` (the shared fields mirror it exactly)."""
+    return _DNF_DEFAULTS[name]
+
+
+_DNF_DEFAULTS = {f.name: f.default for f in dataclasses.fields(DNFExperiment)}
+#: own version of the measurement; the stored key also moves with DNFExperiment's code_version
+COVERAGE_VERSION = 1
+
+
+@experiment_config("dnf-coverage", 1000 * COVERAGE_VERSION + DNFExperiment.code_version)
 @dataclass(frozen=True)
 class CoverageExperiment:
     """Coverage and collisions of DNF networks as built: ``DNFExperiment``'s data, init and
     phase 1 (same fields and defaults), then ``replicates`` splits by ``strategy``
-    (replicate 0 is the experiment's own split). See the module docstring."""
+    (replicate 0 is the experiment's own split). See the module docstring.
 
-    n_clauses: int = 8
-    clause_size: int = 4
-    hidden: int = 8
-    alpha: int = 2
+    ``code_version = 1000 * COVERAGE_VERSION + DNFExperiment.code_version``: a change to the
+    DNF pipeline that makes its stored results stale makes these stale too."""
+
+    n_clauses: int = _dnf_default("n_clauses")
+    clause_size: int = _dnf_default("clause_size")
+    hidden: int = _dnf_default("hidden")
+    alpha: int = _dnf_default("alpha")
     strategy: str = "random"
     replicates: int = 100
-    seed: int = 0
-    pretrain_epochs: int = 1000
-    batch_size: int = 500
-    lr: float = 1e-3
-    l1: float = 1e-4
-    weight_decay: float = 1e-4
-    n_samples: int = 10_000
-    test_fraction: float = 0.2
-    true_range: tuple[float, float] = (0.8, 1.0)
-    false_range: tuple[float, float] = (0.0, 0.2)
-    active_range: tuple[int, int] | None = None
+    seed: int = _dnf_default("seed")
+    pretrain_epochs: int = _dnf_default("pretrain_epochs")
+    batch_size: int = _dnf_default("batch_size")
+    lr: float = _dnf_default("lr")
+    l1: float = _dnf_default("l1")
+    weight_decay: float = _dnf_default("weight_decay")
+    n_samples: int = _dnf_default("n_samples")
+    test_fraction: float = _dnf_default("test_fraction")
+    true_range: tuple[float, float] = _dnf_default("true_range")
+    false_range: tuple[float, float] = _dnf_default("false_range")
+    active_range: tuple[int, int] | None = _dnf_default("active_range")
 
     #: DNFExperiment fields copied one to one (the rest: strategies, split_epochs)
     SHARED = ("n_clauses", "clause_size", "hidden", "alpha", "seed", "pretrain_epochs", "batch_size", "lr", "l1",

@@ -251,7 +251,11 @@ def test_compare_with_theory_intervals():
 
 def test_coverage_experiment_mirrors_dnf_defaults():
     """Every shared field has DNFExperiment's default, so from_dnf(DNFExperiment()) is the default
-    config; the default key is pinned (a refactor must not orphan stored results)."""
+    config; the code version follows DNFExperiment's, and the default key is pinned relative to it
+    (sha256 of kind, code version and no changed fields)."""
+    import hashlib
+    import json
+
     from fpe_empirical.dnf_experiment import DNFExperiment
 
     d = DNFExperiment()
@@ -260,7 +264,11 @@ def test_coverage_experiment_mirrors_dnf_defaults():
         assert getattr(c, f) == getattr(d, f), f
     assert CoverageExperiment.from_dnf(d) == c
     assert c.dnf_config().strategies == ("dense", "random")
-    assert config_key(c) == "ad2253b4a293fe68"
+    assert CoverageExperiment.code_version == 1000 + DNFExperiment.code_version
+    blob = json.dumps({"kind": "dnf-coverage", "code_version": CoverageExperiment.code_version, "fields": {}},
+                      sort_keys=True, separators=(",", ":"))
+    assert config_key(c) == hashlib.sha256(blob.encode()).hexdigest()[:16]
+    assert config_key(CoverageExperiment(replicates=40, seed=3)) != config_key(CoverageExperiment(replicates=40, seed=4))
 
 
 def test_coverage_experiment_bad_input():
