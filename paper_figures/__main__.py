@@ -178,6 +178,10 @@ def _main(argv: Sequence[str] | None) -> int:
         _say(f"[{i}/{len(names)}] {name}: {fig.title}")
         try:
             if not args.no_run:
+                if fig.models:
+                    # first: trains the missing case-study networks, saves them and stores their
+                    # rows, so the store's rows and the drawn networks come from one training
+                    ctx.case_study(train=True)
                 sets = profiles.experiment_sets(args.profile, embeddings=args.embeddings, imagenet1k=args.imagenet1k,
                                                 targets=fig.targets)
                 cfgs = [c for v in sets.values() for c in v]
@@ -188,8 +192,6 @@ def _main(argv: Sequence[str] | None) -> int:
                     rep = profiles.ensure(missing, store, progress=args.progress, workers=args.workers)
                     _say(f"  {rep.summary()}")
                     ctx._tables.clear()  # new results: reread the store
-                if fig.models:
-                    ctx.case_study(train=True)
             paths = mod.make(ctx)
         except MissingResults as exc:
             failed[name] = str(exc)

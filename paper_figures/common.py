@@ -196,6 +196,7 @@ class Context:
                         f"saved case-study networks of seeds {missing} are missing from {root}: run "
                         f"`python -m paper_figures --profile {self.profile} --only fig2`")
             self._models = profiles.case_study_models(self.profile, self.store)
+            self._tables.clear()  # it may have stored new rows
         return self._models
 
     # -- captions
