@@ -251,6 +251,23 @@ def test_clip_claims_need_embeddings(tmp_path):
     assert not blocked and cfgs and {c.dataset for c in cfgs} == {str(path)}
 
 
+def test_clip_claims_run_on_an_embedding_file(tmp_path, one_thread):
+    """With --embeddings the @clip rows train on that file (tiny profile, a random 8-d file): the
+    ordering row gets a verdict; the absolute-values row is not run outside the paper profile but
+    shows its numbers."""
+    rng = np.random.default_rng(0)
+    path = tmp_path / "emb.npz"
+    np.savez(path, X_train=rng.normal(size=(60, 8)).astype(np.float32), y_train=np.arange(60) % 3,
+             X_test=rng.normal(size=(30, 8)).astype(np.float32), y_test=np.arange(30) % 3)
+    r = validate(profile="tiny", store=tmp_path / "s", embeddings=str(path),
+                 only=["vision.fpe-beats-dense-small@clip", "tableA5.values@clip"])
+    a, b = (row.outcome for row in r.rows)
+    assert not r.errors and a.verdict in (REPRODUCED, NOT_REPRODUCED)
+    assert b.verdict == NOT_RUN and "paper profile" in b.reason and "dense" in b.our_value
+    assert r.provenance["embeddings"]["path"] == str(path) and len(r.provenance["embeddings"]["sha256"]) == 64
+    assert "--embeddings " + str(path) in r.rows[0].command
+
+
 def test_real_profiles_resolve():
     """The quick and paper profiles resolve every requirement (configs only, no training)."""
     for profile in ("quick", "paper"):

@@ -25,8 +25,9 @@ def _parser() -> OneLineArgumentParser:
                     "closed forms; write report.md and report.json. Missing experiment runs of the "
                     "profile are trained first (shared with paper_figures through the same store).",
     )
-    p.add_argument("--profile", choices=("quick", "paper"), default="quick",
-                   help="quick: short schedules, offline data, minutes on 2 cores; paper: the paper's schedules")
+    p.add_argument("--profile", choices=("quick", "paper", "tiny"), default="quick",
+                   help="quick: short schedules, offline data, minutes on 2 cores; paper: the paper's schedules; "
+                        "tiny: seconds, for tests only (meaningless numbers)")
     p.add_argument("--out", default=None, help="output directory (default results/validation/<profile>)")
     p.add_argument("--store", default="results/store", help="result store directory (default results/store)")
     p.add_argument("--embeddings", default=None, metavar="PATH",
