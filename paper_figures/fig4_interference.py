@@ -108,7 +108,7 @@ def make(ctx) -> list:
     _regression(axes[1, 2], paired_change(fa, cos_col, how=cos_how), cos_label, rows, "c_cos")
     axes[0, 2].set_title("(c) RI vs feature capacity (runs of (a))")
     axes[1, 2].set_title("(c) RI vs cosine similarity (runs of (a))")
-    fig.suptitle("fig4: FPE raises feature capacity and changes neuron cosine similarity; RI follows interference")
+    fig.suptitle("fig4: interference metrics of the split networks against their dense controls, and relative improvement")
     fig.tight_layout()
     cfg = ctx.configs("fig3a")[0]
     note = ("cosine: paired difference of the signed mean cosine (its dense value is near 0 and changes sign, "

@@ -70,13 +70,16 @@ def make(ctx) -> list:
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_ylim(bottom=1e-7)
-    ax.text(0.02, 0.02, "exact ratio = 0 where 2k > n/alpha\n(no child holds two clauses)", transform=ax.transAxes,
-            fontsize=8, color="0.3", va="bottom")
+    ax.text(0.98, 0.02, "exact ratio = 0 where 2k > n/alpha\n(no child holds two clauses)", transform=ax.transAxes,
+            fontsize=8, color="0.3", va="bottom", ha="right")
     ax.set_xlabel("clauses C (k = %d literals each)" % k)
     ax.set_ylabel("E[collisions, FPE] / E[collisions, dense]")
     ax.set_title("Collision ratio after random FPE")
     ax.grid(True, which="both", alpha=0.25)
     ax2.set_xscale("log", base=2)
+    for a_ in (ax, ax2):
+        ticks = [2 ** i for i in range(1, 7)]
+        a_.set_xticks(ticks, [str(t) for t in ticks])
     ax2.axhline(1.0, color="0.4", lw=1)
     ax2.set_ylim(0, 1.05)
     ax2.set_xlabel("clauses C (k = %d literals each)" % k)

@@ -85,7 +85,10 @@ def make(ctx) -> list:
             ax.set_xscale("log", base=2)
             # start where coverage becomes visible (below, every curve is ~0)
             first = ns[np.argmax(cf.prob_all_covered(c, k, a, ns, model="partition") > 2e-3)]
-            ax.set_xlim(max(1.0, first / 2.5), n_max * 1.15)
+            lo_x = max(1.0, first / 2.5)
+            ax.set_xlim(lo_x, n_max * 1.15)
+            ticks = [2 ** i for i in range(0, 12) if lo_x <= 2 ** i <= n_max * 1.15]
+            ax.set_xticks(ticks, [str(t) for t in ticks])
             ax.set_ylim(-0.03, 1.03)
             ax.set_title(f"C = {c} clauses of k = {k} literals, alpha = {a}")
             ax.set_xlabel("parents N (dense hidden neurons)")

@@ -283,3 +283,20 @@ def test_kill_and_resume(tmp_path):
 
 
 test_kill_and_resume = pytest.mark.slow(test_kill_and_resume)
+
+
+def test_docs_copies(run, tmp_path):
+    """`python -m paper_figures.docs`: small copies of the main figures; bad input exits 2."""
+    from PIL import Image
+
+    from paper_figures import docs
+
+    _, out, _ = run
+    assert docs.main(["--src", str(out), "--dest", str(tmp_path / "d"), "--width", "600"]) == 0
+    for name in docs.MAIN:
+        p = tmp_path / "d" / f"{name}.png"
+        with Image.open(p) as im:
+            assert im.size[0] <= 600
+        assert p.stat().st_size < (out / f"{name}.png").stat().st_size
+    assert docs.main(["--src", str(tmp_path / "nothing"), "--dest", str(tmp_path / "e")]) == 2
+    assert docs.main(["--src", str(out), "--width", "10"]) == 2
