@@ -118,18 +118,33 @@ def _say(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def _write_index(ctx, out: Path, drawn: list[str], failed: dict[str, str], started: float) -> Path:
-    """``index.md``: every file written, with its caption, and the figures that failed."""
-    lines = [f"# Figures ({ctx.profile} profile)", "",
-             f"Made by `{PROG} --profile {ctx.profile}` from the store `{ctx.store_label}` "
-             f"in {time.perf_counter() - started:.0f} s. Figures: {', '.join(drawn) or 'none'}.", ""]
-    for name, caption in sorted(ctx.captions.items()):
-        if name.endswith(".png"):
-            lines += [f"## {name}", "", f"![{name}]({name})", "", f"_{caption}_", ""]
-        else:
-            lines += [f"## {name}", "", f"[{name}]({name}): _{caption}_", ""]
+def _write_index(ctx, out: Path, names: list[str], failed: dict[str, str], started: float) -> Path:
+    """``index.md``: every figure and table present in ``out`` (drawn now or earlier), in
+    drawing order, with its caption (the first line of its CSV), and what failed now."""
+    order = [stem for mod in figures().values() for stem in mod.FIGURE.stems]
+
+    def rank(stem: str) -> int:
+        for i, name in enumerate(order):
+            if stem == name or stem.startswith(name + "_"):
+                return i
+        return len(order)
+
+    csvs = sorted(out.glob("*.csv"), key=lambda p: (rank(p.stem), p.stem))
+    lines = [f"# Figures and tables ({ctx.profile} profile)", "",
+             f"Last command: `{PROG} --profile {ctx.profile}` on the store `{ctx.store_label}` "
+             f"({', '.join(names)}; {time.perf_counter() - started:.0f} s).", ""]
+    for csv in csvs:
+        with open(csv) as fh:
+            caption = fh.readline().lstrip("# ").strip()
+        png, md = csv.with_suffix(".png"), csv.with_suffix(".md")
+        lines += [f"## {csv.stem}", ""]
+        if png.is_file():
+            lines += [f"![{csv.stem}]({png.name})", ""]
+        if md.is_file():
+            lines += [md.read_text().split("\n", 2)[-1].strip().rsplit("\n\n_", 1)[0], ""]
+        lines += [f"_{caption}_ ([numbers]({csv.name})" + (f", [PDF]({csv.stem}.pdf)" if png.is_file() else "") + ")", ""]
     if failed:
-        lines += ["## Not drawn", ""] + [f"- {k}: {v}" for k, v in failed.items()] + [""]
+        lines += ["## Not drawn by the last command", ""] + [f"- {k}: {v}" for k, v in failed.items()] + [""]
     path = out / "index.md"
     tmp = out / f".index.md.{os.getpid()}.tmp"
     tmp.write_text("\n".join(lines))
@@ -212,7 +227,7 @@ def _main(argv: Sequence[str] | None) -> int:
             _say(f"  wrote {p}")
         _say(f"  {name} done in {time.perf_counter() - t0:.1f} s")
     drawn = [n for n in names if n not in failed]
-    index = _write_index(ctx, out, drawn, failed, started)
+    index = _write_index(ctx, out, names, failed, started)
     print(f"{len(drawn)} of {len(names)} figures/tables written to {out} ({len(ctx.written)} files, index {index}) "
           f"in {time.perf_counter() - started:.0f} s" + (f"; not drawn: {', '.join(failed)}" if failed else ""))
     return 1 if failed or run_failed else 0

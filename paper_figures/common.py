@@ -51,6 +51,12 @@ class Figure:
     targets: tuple[str, ...]
     kind: str = "figure"  # or "table"
     models: bool = False
+    #: file stems it writes (default: its id)
+    outputs: tuple[str, ...] = ()
+
+    @property
+    def stems(self) -> tuple[str, ...]:
+        return self.outputs or (self.name,)
 
 
 # --------------------------------------------------------------------------- style

@@ -14,7 +14,7 @@ import pandas as pd
 from .common import Figure, markdown_table, mean_std, seeds_text
 
 FIGURE = Figure("tableA1A2", "Tables A1/A2: feature capacity and cosine similarity by literal count", ("fig3b",),
-                kind="table")
+                kind="table", outputs=("tableA1", "tableA2"))
 COLUMNS = {"dense": "Dense", "clause": "Clause-split", "random": "Random-split"}
 TABLES = (("tableA1", "feature_capacity", "Table A1: total clause feature capacity"),
           ("tableA2", "mean_cosine", "Table A2: mean cosine similarity of neuron weight vectors"))

@@ -47,6 +47,7 @@ def read_csv(path: Path) -> tuple[str, pd.DataFrame]:
 def test_every_figure_written(run):
     store, out, code = run
     assert code == 0
+    assert {stem for mod in paper_figures.figures().values() for stem in mod.FIGURE.stems} == set(FIGURE_IDS)
     for fid in FIGURE_IDS:
         exts = ("csv", "md") if fid in TABLES else ("png", "pdf", "csv")
         for ext in exts:
