@@ -297,7 +297,8 @@ def a3_pattern(ctx, ds) -> Outcome:
         parts[f"{L}-layer slope"] = less(sl, what=f"{L}-layer RI slope")
         text.append(f"{L}L: h{h0} {_pts(ci)}")
     ri = _a3_ri(f).groupby(["layers", "hidden"])["relative_improvement"].mean().unstack("hidden") * 100
-    return all_of(parts).with_(our_value="; ".join(text), spread="mean RI % by layers x hidden: " + ri.round(1).to_json(),
+    table = "; ".join(f"{int(L)}L " + ", ".join(f"h{int(h)} {v:.1f}%" for h, v in row.items()) for L, row in ri.iterrows())
+    return all_of(parts).with_(our_value="; ".join(text), spread="mean RI by layers x hidden: " + table,
                                details={"ri_pct": ri.round(2).reset_index().to_dict("records"), "accuracy_pct": _acc_table(f, ("depth", "hidden"))})
 
 
