@@ -11,19 +11,56 @@ member follows the trajectory of ``train.train`` on its own, up to float reassoc
 the batched matmul. Each member draws its data order from its own generator seeded with
 its own seed, exactly as the reference does.
 
-Members of different widths share a stack by zero padding: padded inputs are zero, padded
-weights sit under a False mask (so they are exactly zero, get exactly zero gradient and
-zero Adam moments), padded biases and LayerNorm parameters start at zero and receive zero
-gradient, and LayerNorm normalises over each member's real units only. Padding is
-therefore exact, not an approximation.
+Batch-composition invariance ("same seed, same result"). A member's arithmetic must not
+depend on which other members share its stack, how many there are, where it sits, or the
+thread count: otherwise a config's stored result would depend on how a sweep was chunked
+or resumed, and chaotic small models (hidden 2) then end in different optima (measured:
+77-82% alone vs 67% in a 20-run batch). Measured causes, all removed here
+(benchmarks/RESULTS-sweeps.md):
+
+- MKL picks its GEMM kernel (hence the summation order) by the matrix shapes, so zero
+  padding a member's reduction dimension to a stack-mate's width changed its sums
+  (e.g. 64-4-10 members padded to hidden 12). Fix: every member is padded only to its own
+  *stack shape* (input and hidden widths rounded up to ``WIDTH_QUANTUM``, ``stack_shape``),
+  and only members of one stack shape share a stack.
+- MKL's result also depends on each matrix's address modulo 16 bytes, so a member at an
+  odd position of a stack whose per-member slab is not a multiple of 4 floats (e.g. a
+  2 x 437 output, the last partial batch of the digits data) got other sums. Fix: widths
+  are multiples of 4 and the batch is padded to a multiple of ``SEGMENT_QUANTUM`` (padded
+  samples read a zero row and get zero loss gradient), so every slab starts on a 16-byte
+  boundary.
+- Vectorised elementwise kernels (sigmoid, fused Adam, ...) compute the remainder of a
+  tensor that does not fill a vector with scalar code, whose results differ in the last
+  bit (measured for sigmoid), and the remainder falls on whichever member is last. Fix:
+  activations have a batch that is a multiple of ``SEGMENT_QUANTUM``, and every parameter
+  lives in one flat buffer (the one tensor Adam sees) at an offset that is a multiple of
+  it, so no member's entries ever fall in a remainder.
+- A stack of one member takes other GEMM paths (size-1 batch dimension) than any larger
+  stack. Fix: a lone member trains beside a ghost copy of itself.
+- With 2 threads MKL splits a lone matrix but not a batch of them. Fix: stacks train with
+  one intra-op thread (parallelism across stacks comes from processes: sweep ``--workers``).
+- LayerNorm over padded units used another formula than over unpadded ones. Fix: the
+  masked formula is used for every member.
+
+Elementwise kernels, reductions and fused Adam were checked to be position- and
+length-independent; tests/test_ensemble.py pins bit-identical results across stack
+compositions, sizes and positions, and run(config) alone equal to the same config in a
+sweep chunk.
+
+Padding is exact in exact arithmetic: padded inputs are zero, padded weights sit under a
+False mask (so they are exactly zero, get exactly zero gradient and zero Adam moments),
+padded biases and LayerNorm parameters start at zero and receive zero gradient, LayerNorm
+normalises over each member's real units only, and padded samples get zero loss gradient.
 
 Shapes in comments: M members, B batch, I inputs, H hidden units, O outputs.
 """
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -38,12 +75,18 @@ __all__ = [
     "train_ensemble",
     "ensemble_groups",
     "ensemble_compatible",
+    "stack_shape",
     "DEFAULT_MAX_MEMBERS",
+    "WIDTH_QUANTUM",
 ]
 
 #: Members per stack. Beyond ~64 tiny members the per-step overhead is already amortised
 #: (benchmarks/bench_ensemble.py) and larger stacks only cost memory.
 DEFAULT_MAX_MEMBERS = 128
+
+#: Input and hidden widths (and the batch) are padded up to a multiple of this, so every
+#: member's matrices start on a 16-byte boundary in any stack (module docstring).
+WIDTH_QUANTUM = 4
 
 
 def ensemble_compatible(model: nn.Module) -> str | None:
@@ -86,10 +129,9 @@ def _norm_eps(model: MLP) -> float | None:
 
 
 def _group_key(model: MLP, X: torch.Tensor, y: torch.Tensor, s: TrainSettings) -> tuple:
-    """Members with equal keys can share a stack (widths may differ: they are padded)."""
+    """Members with equal keys share a stack: same stack shape, settings (but ``l1``), ..."""
     return (
-        len(model.layers),
-        model.out_features,
+        stack_shape(model),
         model.layernorm,
         _norm_eps(model),
         tuple(layer.bias is not None for layer in model.layers),
@@ -108,6 +150,20 @@ def _dims(model: MLP) -> tuple[int, ...]:
     return (model.in_features, *model.hidden)
 
 
+def _round_up(n: int, quantum: int = WIDTH_QUANTUM) -> int:
+    return -(-int(n) // quantum) * quantum
+
+
+def stack_shape(model: MLP) -> tuple[int, ...]:
+    """The padded widths ``(in, *hidden, out)`` a member trains with in any stack.
+
+    Input and hidden widths are rounded up to a multiple of ``WIDTH_QUANTUM``; the output
+    width is kept. A function of the member alone, so its arithmetic is the same whatever
+    it is stacked with.
+    """
+    return (*(_round_up(w) for w in _dims(model)), model.out_features)
+
+
 def ensemble_groups(
     models: Sequence[MLP],
     data: Sequence[tuple[torch.Tensor, torch.Tensor]],
@@ -117,12 +173,10 @@ def ensemble_groups(
 ) -> list[list[int]]:
     """Partition member indices into stacks.
 
-    Members may share a stack when they agree on depth, outputs, norm, bias layout, dtype,
-    device, training-set size and every training setting except ``l1`` (which is per
-    member). Within such a class members are sorted by size and cut into contiguous
-    stacks of at most ``max_members`` that minimise the modelled time per step (the sum
-    over stacks of ``STEP_OVERHEAD_MACS + members * batch * padded work per sample``):
-    similar widths share a stack, very different ones do not pay for each other's padding.
+    Members may share a stack when they agree on ``stack_shape``, norm, bias layout,
+    dtype, device, training-set size and every training setting except ``l1`` (which is
+    per member). Each such class (in input order) is cut into ``ceil(n / max_members)``
+    stacks of near-equal size. Which stack a member lands in does not change its result.
     """
     if isinstance(max_members, bool) or not isinstance(max_members, int):
         raise TypeError(f"max_members must be an int, got {type(max_members).__name__}")
@@ -133,59 +187,30 @@ def ensemble_groups(
         classes.setdefault(_group_key(model, X, y, s), []).append(i)
     groups = []
     for members in classes.values():
-        dims = {i: (*_dims(models[i]), models[i].out_features) for i in members}
-        members = sorted(members, key=lambda i: (_macs(dims[i]), dims[i], i))
-        batch = min(settings[members[0]].batch_size, int(data[members[0]][0].shape[0]))
-        groups.extend(_partition(members, [dims[i] for i in members], batch, max_members))
+        n_stacks = math.ceil(len(members) / max_members)
+        size = math.ceil(len(members) / n_stacks)
+        groups.extend(members[i : i + size] for i in range(0, len(members), size))
     return groups
 
 
-#: Step-time model of one stack, in units of one forward multiply-add per sample:
-#: ``STEP_OVERHEAD_MACS + members * batch * (macs(widths) + ELEMENTWISE_MACS * sum(widths))``
-#: (fixed Python/dispatch/Adam cost; matmuls; elementwise passes over activations and the
-#: input gather). Fitted to measured step times of stacks from 1 x 4-2-1 to 60 x 128-32-1
-#: on this 2-core machine (benchmarks/bench_ensemble.py --calibrate). Merging two stacks
-#: pays when it adds less padded work than one stack's fixed cost.
-STEP_OVERHEAD_MACS = 6.0e6
-ELEMENTWISE_MACS = 10.0
-
-
-def _macs(dims: Sequence[int]) -> int:
-    """Multiply-adds per sample of a forward pass through widths ``dims``."""
-    return sum(a * b for a, b in zip(dims, dims[1:]))
-
-
-def _partition(members: list[int], dims: list[tuple[int, ...]], batch: int, max_members: int) -> list[list[int]]:
-    """Optimal contiguous cut of the sorted ``members`` under the step-cost model (DP)."""
-    n = len(members)
-    best = [0.0] + [math.inf] * n
-    cut = [0] * (n + 1)
-    for j in range(1, n + 1):
-        width = list(dims[j - 1])
-        for i in range(j - 1, max(0, j - max_members) - 1, -1):
-            width = [max(a, b) for a, b in zip(width, dims[i])]
-            per_sample = _macs(width) + ELEMENTWISE_MACS * sum(width)
-            cost = best[i] + STEP_OVERHEAD_MACS + (j - i) * batch * per_sample
-            if cost < best[j]:
-                best[j], cut[j] = cost, i
-    out = []
-    j = n
-    while j > 0:
-        out.append(members[cut[j] : j])
-        j = cut[j]
-    return out[::-1]
+#: Elements: every stacked tensor starts at a multiple of this in the flat parameter buffer,
+#: and the batch is padded to a multiple of it, so that vectorised elementwise loops (fused
+#: Adam, sigmoid, exp) never run a scalar remainder over some member's entries (measured: a
+#: scalar tail's sigmoid differs from the vector one in the last bit).
+SEGMENT_QUANTUM = 64
 
 
 @dataclass
 class _Layer:
-    weight: torch.Tensor  # (M, out, in) leaf
-    bias: torch.Tensor | None  # (M, out) leaf
+    weight: torch.Tensor  # (M, out, in) view of the flat buffer
+    bias: torch.Tensor | None  # (M, out) view of the flat buffer
     mask: torch.Tensor | None  # (M, out, in) float 0/1, None when every entry is 1
 
 
 class StackedMLP:
-    """M ``MLP`` members stacked into ``(M, out, in)`` tensors (zero-padded to common widths).
+    """M ``MLP`` members of one ``stack_shape`` stacked into ``(M, out, in)`` tensors.
 
+    Each member is zero-padded to its stack shape (never to a stack-mate's widths).
     ``StackedMLP(models)`` copies the members' parameters in; ``write_back(models)`` copies
     the trained values out again (only each member's real, unpadded part).
     """
@@ -206,15 +231,20 @@ class StackedMLP:
                 )
             if m.layernorm != first.layernorm:
                 raise ValueError(f"models[{i}] must use layernorm={first.layernorm} like models[0]")
+            if stack_shape(m) != stack_shape(first):
+                raise ValueError(
+                    f"models[{i}] must have models[0]'s stack shape {stack_shape(first)}, got {stack_shape(m)}"
+                )
         self.M = M = len(models)
         self.binary = first.out_features == 1
         self.layernorm = first.layernorm
         self.eps = _norm_eps(first) or 1e-5
         dtype, device = first.layers[0].weight.dtype, first.layers[0].weight.device
         # widths[l] = per-member width of activation l (0 = input), padded to max_widths[l]
+        # (the common stack shape, which depends on no member but itself)
         widths = [[_dims(m)[k] for m in models] for k in range(depth)] + [[first.out_features] * M]
         self.widths = widths
-        self.max_widths = [max(w) for w in widths]
+        self.max_widths = list(stack_shape(first))
         self.layers: list[_Layer] = []
         with torch.no_grad():
             for k in range(depth):
@@ -233,22 +263,15 @@ class StackedMLP:
                     if b is not None:
                         b[i, :o] = layer.bias
                 dense = bool(mask.all())
-                self.layers.append(
-                    _Layer(
-                        weight=W.requires_grad_(),
-                        bias=b.requires_grad_() if b is not None else None,
-                        mask=None if dense else mask.to(dtype),
-                    )
-                )
+                self.layers.append(_Layer(weight=W, bias=b, mask=None if dense else mask.to(dtype)))
             # LayerNorm parameters (M, H) per hidden layer, and which units are real
             self.norm_weight: list[torch.Tensor | None] = []
             self.norm_bias: list[torch.Tensor | None] = []
-            self.valid: list[torch.Tensor | None] = []  # (M, 1, H) float, None when unpadded
+            self.valid: list[torch.Tensor | None] = []  # (M, 1, H) float 0/1: real units
             self.count: list[torch.Tensor | None] = []  # (M, 1, 1) real units per member
             for k in range(depth - 1):
                 H = self.max_widths[k + 1]
                 w_k = torch.tensor(widths[k + 1], device=device)
-                padded = bool((w_k != H).any())
                 if not self.layernorm:
                     self.norm_weight.append(None)
                     self.norm_bias.append(None)
@@ -261,27 +284,66 @@ class StackedMLP:
                     norm = m.norms[k]
                     g[i, : norm.weight.shape[0]] = norm.weight
                     beta[i, : norm.bias.shape[0]] = norm.bias
-                self.norm_weight.append(g.requires_grad_())
-                self.norm_bias.append(beta.requires_grad_())
-                if padded:
-                    valid = torch.arange(H, device=device)[None, :] < w_k[:, None]
-                    self.valid.append(valid.to(dtype).unsqueeze(1))
-                    self.count.append(w_k.to(dtype).view(M, 1, 1))
-                else:
-                    self.valid.append(None)
-                    self.count.append(None)
+                self.norm_weight.append(g)
+                self.norm_bias.append(beta)
+                # always the masked formula (even when no member is padded), so a member's
+                # arithmetic does not depend on whether a stack-mate is padded
+                valid = torch.arange(H, device=device)[None, :] < w_k[:, None]
+                self.valid.append(valid.to(dtype).unsqueeze(1))
+                self.count.append(w_k.to(dtype).view(M, 1, 1))
+            # One flat leaf holds every parameter, each tensor starting at a multiple of
+            # SEGMENT_QUANTUM elements (so Adam's vector loop covers every member alike);
+            # the stacked tensors become views of it.
+            self._names: list[tuple[str, int]] = []
+            tensors = []
+            for name, k, t in self._named():
+                self._names.append((name, k))
+                tensors.append(t)
+            self._segments: list[tuple[int, torch.Size]] = []
+            total = 0
+            for t in tensors:
+                self._segments.append((total, t.shape))
+                total += _round_up(t.numel(), SEGMENT_QUANTUM)
+            flat = torch.zeros(total, dtype=dtype, device=device)
+            for (offset, shape), t in zip(self._segments, tensors):
+                flat[offset : offset + t.numel()] = t.reshape(-1)
+            self.flat = flat.requires_grad_()
+            self._bind(self.views(self.flat.detach()))
+            self._grad_views: list[torch.Tensor] | None = None
+
+    def _named(self) -> list[tuple[str, int, torch.Tensor]]:
+        """``(name, layer, tensor)`` of every stacked parameter, in flat-buffer order."""
+        out = []
+        for k, layer in enumerate(self.layers):
+            out.append(("weight", k, layer.weight))
+            if layer.bias is not None:
+                out.append(("bias", k, layer.bias))
+        for k, (g, beta) in enumerate(zip(self.norm_weight, self.norm_bias)):
+            if g is not None:
+                out.extend((("norm_weight", k, g), ("norm_bias", k, beta)))
+        return out
+
+    def _bind(self, views: list[torch.Tensor]) -> None:
+        for (name, k), v in zip(self._names, views):
+            if name in ("weight", "bias"):
+                setattr(self.layers[k], name, v)
+            else:
+                getattr(self, name)[k] = v
+
+    def views(self, flat: torch.Tensor) -> list[torch.Tensor]:
+        """``flat`` (the parameter buffer, its gradient or an Adam moment) cut into the
+        stacked tensors, in ``_named`` order."""
+        return [flat[o : o + shape.numel()].view(shape) for o, shape in self._segments]
+
+    def view(self, flat: torch.Tensor, name: str, k: int) -> torch.Tensor:
+        """The part of ``flat`` holding parameter ``name`` ("weight", "bias", "norm_weight",
+        "norm_bias") of layer ``k``."""
+        o, shape = self._segments[self._names.index((name, k))]
+        return flat[o : o + shape.numel()].view(shape)
 
     def parameters(self) -> list[torch.Tensor]:
-        """Every stacked leaf tensor (weights, biases, LayerNorm parameters)."""
-        out: list[torch.Tensor] = []
-        for layer in self.layers:
-            out.append(layer.weight)
-            if layer.bias is not None:
-                out.append(layer.bias)
-        for t in (*self.norm_weight, *self.norm_bias):
-            if t is not None:
-                out.append(t)
-        return out
+        """The one leaf tensor to optimise: the flat buffer behind every stacked parameter."""
+        return [self.flat]
 
     def effective_weight(self, k: int) -> torch.Tensor:
         """``weight * mask`` of layer k, ``(M, out, in)``."""
@@ -293,16 +355,12 @@ class StackedMLP:
         if g is None:
             return h
         beta = self.norm_bias[k]
-        valid = self.valid[k]
-        if valid is None:
-            h = F.layer_norm(h, (h.shape[-1],), eps=self.eps)
-        else:
-            # LayerNorm over each member's real units only; padded units come out 0
-            count = self.count[k]
-            mean = (h * valid).sum(-1, keepdim=True) / count
-            centred = (h - mean) * valid
-            var = (centred * centred).sum(-1, keepdim=True) / count
-            h = centred * torch.rsqrt(var + self.eps)
+        valid, count = self.valid[k], self.count[k]
+        # LayerNorm over each member's real units only; padded units come out 0
+        mean = (h * valid).sum(-1, keepdim=True) / count
+        centred = (h - mean) * valid
+        var = (centred * centred).sum(-1, keepdim=True) / count
+        h = centred * torch.rsqrt(var + self.eps)
         return torch.addcmul(beta.unsqueeze(1), h, g.unsqueeze(1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (M, B, I) -> (M, B, O)
@@ -317,8 +375,11 @@ class StackedMLP:
                 x = F.relu(self._norm(k, x))
         return x
 
-    def losses(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:  # -> (M,)
-        """Each member's mean data loss (BCE on one logit, or cross-entropy)."""
+    def losses(self, logits: torch.Tensor, y: torch.Tensor, n_real: int | None = None) -> torch.Tensor:  # -> (M,)
+        """Each member's mean data loss (BCE on one logit, or cross-entropy) over the first
+        ``n_real`` samples of the batch (all by default; the rest is padding)."""
+        if n_real is not None and n_real != logits.shape[1]:
+            logits, y = logits[:, :n_real], y[:, :n_real]
         if self.binary:
             per = F.binary_cross_entropy_with_logits(logits.squeeze(-1), y, reduction="none")
             return per.mean(1)
@@ -326,31 +387,44 @@ class StackedMLP:
         per = F.cross_entropy(logits.reshape(M * B, O), y.reshape(M * B), reduction="none")
         return per.view(M, B).mean(1)
 
-    def objective_and_grads(self, x: torch.Tensor, y: torch.Tensor, l1: torch.Tensor | None) -> torch.Tensor:
+    def objective_and_grads(
+        self, x: torch.Tensor, y: torch.Tensor, l1: torch.Tensor | None, n_real: int | None = None
+    ) -> torch.Tensor:
         """Each member's objective ``L_m`` (M,), with ``grad sum_m L_m`` left in ``.grad``.
 
+        ``x (M, B, I)``, ``y (M, B)``; only the first ``n_real`` samples count (the rest
+        pads the batch to a multiple of ``WIDTH_QUANTUM``; default: all).
         ``L_m = mean data loss + l1_m * sum |W1_m * M1_m|``. Without LayerNorm the gradients
         are written by hand (one bmm per weight and per back-propagated activation, no
         autograd graph: ~1.4x faster per step for tiny members); with LayerNorm autograd
         does it. Both equal the reference's gradients up to float reassociation.
         """
         if self.layernorm:
-            loss = self.losses(self.forward(x), y)
-            if l1 is not None:
-                loss = loss + l1 * self.effective_weight(0).abs().sum((1, 2))
-            for p in self.parameters():
-                p.grad = None
+            # autograd through views of the flat leaf, so its .grad gets every gradient
+            aliases = [t for _, _, t in self._named()]
+            self._bind(self.views(self.flat))
+            try:
+                loss = self.losses(self.forward(x), y, n_real)
+                if l1 is not None:
+                    loss = loss + l1 * self.effective_weight(0).abs().sum((1, 2))
+            finally:
+                self._bind(aliases)
+            self.flat.grad = None
+            self._grad_views = None
             loss.sum().backward()
             return loss.detach()
         with torch.no_grad():
-            return self._manual_objective_and_grads(x, y, l1)
+            return self._manual_objective_and_grads(x, y, l1, n_real)
 
-    def _manual_objective_and_grads(self, x: torch.Tensor, y: torch.Tensor, l1: torch.Tensor | None) -> torch.Tensor:
+    def _manual_objective_and_grads(
+        self, x: torch.Tensor, y: torch.Tensor, l1: torch.Tensor | None, n_real: int | None
+    ) -> torch.Tensor:
         # Activations are kept feature-major, (M, width, B): every matmul then has the batch
         # as its wide dimension (W @ x^T rather than x @ W^T), which MKL runs up to 3x
         # faster for narrow layers (measured: 64 x 500 x 32 -> 8 took 0.9 ms one way,
         # 0.3 ms the other) and never slower here.
         M, B = x.shape[0], x.shape[1]
+        b = B if n_real is None else n_real  # real samples; columns b: are padding
         # weights are kept exactly zero where masked (masked at construction, gradients
         # masked, apply_masks_ after every step), so weight == weight * mask bitwise
         weights = [layer.weight for layer in self.layers]  # (M, out, in)
@@ -368,27 +442,33 @@ class StackedMLP:
         logits = z  # (M, O, B)
         if self.binary:
             o = logits.squeeze(1)  # (M, B)
-            loss = F.binary_cross_entropy_with_logits(o, y, reduction="none").mean(1)
-            g = torch.sigmoid(o).sub_(y).div_(B).unsqueeze(1)  # d mean BCE / d logit, (M, 1, B)
+            loss = F.binary_cross_entropy_with_logits(o[:, :b], y[:, :b], reduction="none").mean(1)
+            g = torch.sigmoid(o).sub_(y).div_(b).unsqueeze(1)  # d mean BCE / d logit, (M, 1, B)
         else:
             logp = F.log_softmax(logits, 1)  # over classes
-            loss = -logp.gather(1, y.unsqueeze(1)).squeeze(1).mean(1)
-            g = logp.exp_()  # (softmax - onehot) / B, (M, O, B)
+            loss = -logp.gather(1, y.unsqueeze(1)).squeeze(1)[:, :b].mean(1)
+            g = logp.exp_()  # (softmax - onehot) / b, (M, O, B)
             g.scatter_add_(1, y.unsqueeze(1), torch.full_like(g[:, :1], -1.0))
-            g.div_(B)
+            g.div_(b)
+        if b < B:
+            g[:, :, b:] = 0  # padded samples: no gradient
         if l1 is not None:
             loss = loss + l1 * weights[0].abs().sum((1, 2))
+        if self._grad_views is None or self.flat.grad is None:
+            self.flat.grad = torch.zeros_like(self.flat)  # padding between segments stays 0
+            self._grad_views = self.views(self.flat.grad)
+        grads = dict(zip(self._names, self._grad_views))
         for k in range(last, -1, -1):
             layer = self.layers[k]
-            grad_w = torch.bmm(g, acts[k].transpose(1, 2))  # (M, out, B) @ (M, B, in)
+            grad_w = grads["weight", k]
+            torch.bmm(g, acts[k].transpose(1, 2), out=grad_w)  # (M, out, B) @ (M, B, in)
             if layer.mask is not None:
                 grad_w.mul_(layer.mask)
             if k == 0 and l1 is not None:
                 # d |W * M| / dW = sign(W * M) * M (0 at 0, as autograd's abs)
                 grad_w.addcmul_(torch.sign(weights[0]), l1.view(M, 1, 1))
-            layer.weight.grad = grad_w
             if layer.bias is not None:
-                layer.bias.grad = g.sum(2)
+                torch.sum(g, 2, out=grads["bias", k])
             if k > 0:
                 # back through W_k, then ReLU: pass where the activation is > 0
                 g = torch.bmm(weights[k].transpose(1, 2), g)  # (M, in, B)
@@ -399,16 +479,16 @@ class StackedMLP:
     def apply_masks_(self, optimizer: torch.optim.Optimizer | None = None) -> None:
         """Zero masked weights and their Adam moments (``models.apply_masks_``, stacked)."""
         tensors, masks = [], []
-        for layer in self.layers:
+        state = optimizer.state.get(self.flat, {}) if optimizer is not None else {}
+        moments = [v for v in state.values() if torch.is_tensor(v) and v.shape == self.flat.shape]
+        for k, layer in enumerate(self.layers):
             if layer.mask is None:
                 continue
             tensors.append(layer.weight)
             masks.append(layer.mask)
-            state = optimizer.state.get(layer.weight) if optimizer is not None else None
-            for value in (state or {}).values():
-                if torch.is_tensor(value) and value.shape == layer.mask.shape:
-                    tensors.append(value)
-                    masks.append(layer.mask)
+            for value in moments:
+                tensors.append(self.view(value, "weight", k))
+                masks.append(layer.mask)
         if tensors:
             torch._foreach_mul_(tensors, masks)
 
@@ -441,7 +521,8 @@ def _make_optimizer(params: list[torch.Tensor], s: TrainSettings) -> torch.optim
 def _stack_data(
     data: Sequence[tuple[torch.Tensor, torch.Tensor]], in_width: int, binary: bool, dtype: torch.dtype
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Unique datasets stacked: X (U*n, I) zero-padded, y (U*n,), member -> dataset offset (M,).
+    """Unique datasets stacked: X (U*n + 1, I) zero-padded, y (U*n + 1,), member -> dataset
+    offset (M,). The last row (index U*n) is all zeros: padded batch samples read it.
 
     Members whose data are equal (a config's strategies all train on its training set,
     often passed as separate copies) share one copy: found by a cheap fingerprint,
@@ -462,13 +543,28 @@ def _stack_data(
             uniq.append((X, y))
     n = uniq[0][0].shape[0]
     device = uniq[0][0].device
-    Xs = torch.zeros(len(uniq), n, in_width, dtype=dtype, device=device)
-    ys = torch.empty(len(uniq), n, dtype=dtype if binary else torch.long, device=device)
+    U = len(uniq)
+    Xs = torch.zeros(U * n + 1, in_width, dtype=dtype, device=device)
+    ys = torch.zeros(U * n + 1, dtype=dtype if binary else torch.long, device=device)
     for u, (X, y) in enumerate(uniq):
-        Xs[u, :, : X.shape[1]] = X
-        ys[u] = y.to(ys.dtype)
+        Xs[u * n : (u + 1) * n, : X.shape[1]] = X
+        ys[u * n : (u + 1) * n] = y.to(ys.dtype)
     offsets = torch.tensor(which, dtype=torch.long, device=device) * n
-    return Xs.view(len(uniq) * n, in_width), ys.view(-1), offsets
+    return Xs, ys, offsets
+
+
+@contextlib.contextmanager
+def _one_thread() -> Iterator[None]:
+    """One torch intra-op thread while a stack trains (module docstring: with more, MKL
+    splits a lone matrix but not a batch, so results would depend on the stack size)."""
+    before = torch.get_num_threads()
+    if before != 1:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        if before != 1:
+            torch.set_num_threads(before)
 
 
 def _train_stack(
@@ -481,14 +577,33 @@ def _train_stack(
 ) -> tuple[list[TrainHistory], StackedMLP, torch.optim.Optimizer]:
     """Train one stack; ``settings`` agree except ``l1`` (checked by the caller's grouping).
 
-    Returns the histories and, for inspection, the stack and its optimizer.
+    Returns the histories and, for inspection, the stack and its optimizer. A lone member
+    trains beside a ghost copy of itself (a stack of one takes other GEMM paths).
     """
+    n_members = len(models)
+    if n_members == 1:
+        models = [models[0], copy.deepcopy(models[0])]
+        data, settings, seeds = [data[0]] * 2, [settings[0]] * 2, [seeds[0]] * 2
+    with _one_thread():
+        histories, net, opt = _train_stack_1t(models, data, settings, seeds, progress=progress)
+    return histories[:n_members], net, opt
+
+
+def _train_stack_1t(
+    models: Sequence[MLP],
+    data: Sequence[tuple[torch.Tensor, torch.Tensor]],
+    settings: Sequence[TrainSettings],
+    seeds: Sequence[int],
+    *,
+    progress: bool,
+) -> tuple[list[TrainHistory], StackedMLP, torch.optim.Optimizer]:
     s0 = settings[0]
     net = StackedMLP(models)
     M = net.M
-    dtype = net.layers[0].weight.dtype
+    dtype = net.flat.dtype
     Xs, ys, offsets = _stack_data(data, net.max_widths[0], net.binary, dtype)
     n = data[0][0].shape[0]
+    pad_row = Xs.shape[0] - 1  # the zero row
     l1 = torch.tensor([s.l1 for s in settings], dtype=dtype, device=Xs.device)
     use_l1 = bool((l1 != 0).any())
     opt = _make_optimizer(net.parameters(), s0)
@@ -508,11 +623,14 @@ def _train_stack(
             total = torch.zeros(M, dtype=dtype, device=Xs.device)
             steps = 0
             for start in range(0, n, s0.batch_size):
-                rows = perms[:, start : start + s0.batch_size]  # (M, B)
+                rows = perms[:, start : start + s0.batch_size]  # (M, b)
                 b = rows.shape[1]
-                xb = Xs.index_select(0, rows.reshape(-1)).view(M, b, -1)
-                yb = ys.index_select(0, rows.reshape(-1)).view(M, b)
-                loss = net.objective_and_grads(xb, yb, l1 if use_l1 else None)  # (M,)
+                B = _round_up(b, SEGMENT_QUANTUM)  # every (width, B) slab: no vector-loop tail
+                if B > b:
+                    rows = torch.cat([rows, rows.new_full((M, B - b), pad_row)], 1)
+                xb = Xs.index_select(0, rows.reshape(-1)).view(M, B, -1)
+                yb = ys.index_select(0, rows.reshape(-1)).view(M, B)
+                loss = net.objective_and_grads(xb, yb, l1 if use_l1 else None, b)  # (M,)
                 opt.step()
                 net.apply_masks_(opt)
                 total += loss
@@ -540,9 +658,11 @@ def train_ensemble(
     Same contract as ``train.train_many`` (fresh Adam per member, the reference's data
     order, masks enforced after every step): the result equals training each model alone
     with ``train.train`` up to float reassociation. Members are grouped by
-    ``ensemble_groups`` (compatible depth, outputs, dataset size and settings except
-    ``l1``); each group trains as one stack. Raises ``ValueError`` for a model that cannot
-    be stacked (see ``ensemble_compatible``).
+    ``ensemble_groups`` (same ``stack_shape``, dataset size and settings except ``l1``);
+    each group trains as one stack. Each member's result is bit-identical whatever else is
+    trained in the same call, in what order, and with any torch thread count (module
+    docstring). Raises ``ValueError`` for a model that cannot be stacked (see
+    ``ensemble_compatible``).
     """
     n = len(models)
     if isinstance(settings, TrainSettings):
