@@ -46,6 +46,10 @@ _EXPORTS = {
     "to_sparse": "sparse",
     "SparseMLP": "sparse",
     "TorchSparseMLP": "sparse",
+    # theory vs trained networks (coverage.py)
+    "measure_coverage": "coverage",
+    "split_support": "coverage",
+    "CoverageExperiment": "coverage",
     # config keys (config.py)
     "config_key": "config",
 }

@@ -18,6 +18,7 @@ __all__ = ["run", "run_many", "register_runner"]
 _KIND_MODULES = {
     "dnf": "fpe_empirical.dnf_experiment",
     "embedding": "fpe_empirical.embedding_experiment",
+    "dnf-coverage": "fpe_empirical.coverage",
 }
 _RUNNERS: dict[str, Callable[[list], list[pd.DataFrame]]] = {}
 
