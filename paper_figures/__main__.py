@@ -28,7 +28,7 @@ import traceback
 from pathlib import Path
 from typing import Sequence
 
-from fpe_theory.cli_errors import OneLineArgumentParser, run_main
+from fpe_theory.cli_errors import CLIError, OneLineArgumentParser, run_main
 
 from . import ALIASES, FIGURE_MODULES, figures
 
@@ -152,6 +152,25 @@ def _write_index(ctx, out: Path, names: list[str], failed: dict[str, str], start
     return path
 
 
+def _run_missing(ctx, fig, args, store) -> None:
+    """Train what ``fig`` needs and the store lacks (the case-study networks first)."""
+    from fpe_empirical import profiles
+
+    if fig.models:
+        # first: trains the missing case-study networks, saves them and stores their rows, so
+        # the store's rows and the drawn networks come from one training
+        ctx.case_study(train=True)
+    sets = profiles.experiment_sets(args.profile, embeddings=args.embeddings, imagenet1k=args.imagenet1k,
+                                    targets=fig.targets)
+    cfgs = [c for v in sets.values() for c in v]
+    missing = store.missing(cfgs)
+    if missing:
+        _say(f"  running {len(missing)} of {len(cfgs)} experiment runs missing from {args.store} ({args.profile} profile)")
+        rep = profiles.ensure(missing, store, progress=args.progress, workers=args.workers)
+        _say(f"  {rep.summary()}")
+        ctx._tables.clear()  # new results: reread the store
+
+
 def _main(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # 2-thread torch on a shared box (PERFORMANCE.md)
@@ -193,20 +212,10 @@ def _main(argv: Sequence[str] | None) -> int:
         _say(f"[{i}/{len(names)}] {name}: {fig.title}")
         try:
             if not args.no_run:
-                if fig.models:
-                    # first: trains the missing case-study networks, saves them and stores their
-                    # rows, so the store's rows and the drawn networks come from one training
-                    ctx.case_study(train=True)
-                sets = profiles.experiment_sets(args.profile, embeddings=args.embeddings, imagenet1k=args.imagenet1k,
-                                                targets=fig.targets)
-                cfgs = [c for v in sets.values() for c in v]
-                missing = store.missing(cfgs)
-                if missing:
-                    _say(f"  running {len(missing)} of {len(cfgs)} experiment runs missing from {args.store} "
-                         f"({args.profile} profile)")
-                    rep = profiles.ensure(missing, store, progress=args.progress, workers=args.workers)
-                    _say(f"  {rep.summary()}")
-                    ctx._tables.clear()  # new results: reread the store
+                try:
+                    _run_missing(ctx, fig, args, store)
+                except (ValueError, TypeError, OSError) as exc:  # e.g. the store is in use by another sweep
+                    raise CLIError(f"{name}: {exc}") from None
             paths = mod.make(ctx)
         except MissingResults as exc:
             failed[name] = str(exc)
@@ -217,7 +226,7 @@ def _main(argv: Sequence[str] | None) -> int:
             run_failed = True
             _say(f"  {name} not drawn: {exc}")
             continue
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, CLIError):
             raise
         except Exception as exc:  # noqa: BLE001 - one figure's bug must not hide the others
             failed[name] = f"{type(exc).__name__}: {exc}"

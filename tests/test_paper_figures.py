@@ -301,3 +301,18 @@ def test_docs_copies(run, tmp_path):
         assert p.stat().st_size < (out / f"{name}.png").stat().st_size
     assert docs.main(["--src", str(tmp_path / "nothing"), "--dest", str(tmp_path / "e")]) == 2
     assert docs.main(["--src", str(out), "--width", "10"]) == 2
+
+
+def test_store_in_use_exits_2(tmp_path, capsys):
+    """Another sweep holds the store: one line, exit 2, nothing stored."""
+    import fcntl
+
+    store = tmp_path / "store"
+    store.mkdir()
+    with open(store / ".lock", "a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        code = call(["--profile", "tiny", "--store", str(store), "--out", str(tmp_path / "o"), "--only",
+                     "theory_collisions", "--no-progress"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and "in use" in err[-1] and err[-1].startswith("python -m paper_figures: error:")
+    assert not list(store.glob("*.json"))
