@@ -80,9 +80,16 @@ __all__ = [
     "WIDTH_QUANTUM",
 ]
 
-#: Members per stack. Beyond ~64 tiny members the per-step overhead is already amortised
-#: (benchmarks/bench_ensemble.py) and larger stacks only cost memory.
+#: Members per stack at most. Beyond ~32 tiny members the per-step overhead is amortised
+#: and larger stacks only cost memory and cache (benchmarks/bench_ensemble.py).
 DEFAULT_MAX_MEMBERS = 128
+
+#: Bytes of one step's activations (batch x sum of stack widths x item size, over the
+#: members) a stack aims to stay under: a step then works in cache. Measured at 1 thread
+#: (AMD EPYC, 1 MiB L2 per core): 64 x 32-8-1 members took 78 us per model-step in one
+#: stack (5.4 MB) and 60 us in two of 32; 128-32-1 members were fastest in stacks of 8
+#: (2.6 MB). Only speed depends on it: results do not depend on how stacks are cut.
+STACK_CACHE_BYTES = 3 * 2**20
 
 #: Input and hidden widths (and the batch) are padded up to a multiple of this, so every
 #: member's matrices start on a 16-byte boundary in any stack (module docstring).
@@ -175,8 +182,9 @@ def ensemble_groups(
 
     Members may share a stack when they agree on ``stack_shape``, norm, bias layout,
     dtype, device, training-set size and every training setting except ``l1`` (which is
-    per member). Each such class (in input order) is cut into ``ceil(n / max_members)``
-    stacks of near-equal size. Which stack a member lands in does not change its result.
+    per member). Each such class (in input order) is cut into stacks of near-equal size,
+    each of at most ``max_members`` and of at most ``STACK_CACHE_BYTES`` of activations per
+    step. Which stack a member lands in does not change its result.
     """
     if isinstance(max_members, bool) or not isinstance(max_members, int):
         raise TypeError(f"max_members must be an int, got {type(max_members).__name__}")
@@ -187,7 +195,11 @@ def ensemble_groups(
         classes.setdefault(_group_key(model, X, y, s), []).append(i)
     groups = []
     for members in classes.values():
-        n_stacks = math.ceil(len(members) / max_members)
+        first = models[members[0]]
+        batch = _round_up(min(settings[members[0]].batch_size, int(data[members[0]][0].shape[0])), SEGMENT_QUANTUM)
+        per_member = batch * sum(stack_shape(first)) * first.layers[0].weight.element_size()
+        cap = max(1, min(max_members, STACK_CACHE_BYTES // per_member))
+        n_stacks = math.ceil(len(members) / cap)
         size = math.ceil(len(members) / n_stacks)
         groups.extend(members[i : i + size] for i in range(0, len(members), size))
     return groups
@@ -531,7 +543,11 @@ def _stack_data(
     uniq: list[tuple[torch.Tensor, torch.Tensor]] = []
     by_print: dict[tuple, list[int]] = {}
     which = []
+    by_id: dict[tuple[int, int], int] = {}  # the very same tensors (alive here: ids are stable)
     for X, y in data:
+        if (id(X), id(y)) in by_id:
+            which.append(by_id[id(X), id(y)])
+            continue
         fp = (tuple(X.shape), X.dtype, float(X.sum()), float(X[0].sum()), float(y.sum()))
         for u in by_print.get(fp, []):
             if torch.equal(uniq[u][0], X) and torch.equal(uniq[u][1], y):
@@ -541,6 +557,7 @@ def _stack_data(
             by_print.setdefault(fp, []).append(len(uniq))
             which.append(len(uniq))
             uniq.append((X, y))
+        by_id[id(X), id(y)] = which[-1]
     n = uniq[0][0].shape[0]
     device = uniq[0][0].device
     U = len(uniq)
@@ -604,6 +621,7 @@ def _train_stack_1t(
     Xs, ys, offsets = _stack_data(data, net.max_widths[0], net.binary, dtype)
     n = data[0][0].shape[0]
     pad_row = Xs.shape[0] - 1  # the zero row
+    buffers: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}  # padded batch -> (x, y) gather buffers
     l1 = torch.tensor([s.l1 for s in settings], dtype=dtype, device=Xs.device)
     use_l1 = bool((l1 != 0).any())
     opt = _make_optimizer(net.parameters(), s0)
@@ -628,8 +646,13 @@ def _train_stack_1t(
                 B = _round_up(b, SEGMENT_QUANTUM)  # every (width, B) slab: no vector-loop tail
                 if B > b:
                     rows = torch.cat([rows, rows.new_full((M, B - b), pad_row)], 1)
-                xb = Xs.index_select(0, rows.reshape(-1)).view(M, B, -1)
-                yb = ys.index_select(0, rows.reshape(-1)).view(M, B)
+                if B not in buffers:
+                    # reused every step: a fresh 1-4 MB gather output cost 4x the gather
+                    buffers[B] = (Xs.new_empty(M * B, Xs.shape[1]), ys.new_empty(M * B))
+                xbuf, ybuf = buffers[B]
+                flat_rows = rows.reshape(-1)
+                xb = torch.index_select(Xs, 0, flat_rows, out=xbuf).view(M, B, -1)
+                yb = torch.index_select(ys, 0, flat_rows, out=ybuf).view(M, B)
                 loss = net.objective_and_grads(xb, yb, l1 if use_l1 else None, b)  # (M,)
                 opt.step()
                 # no apply_masks_ here: masked entries of the weights and of both Adam

@@ -196,8 +196,13 @@ def test_groups_split_incompatible_members_and_balance_stack_sizes():
     wide = [_model(0, 512, 4), _model(1, 512, 5), _model(2, 512, 256), _model(3, 512, 253), _model(4, 511, 8)]
     assert [stack_shape(m) for m in wide] == [(512, 4, 1), (512, 8, 1), (512, 256, 1), (512, 256, 1), (512, 8, 1)]
     wdata = [_data(0, 1000, m.in_features) for m in wide]
-    groups = ensemble_groups(wide, wdata, [s.replace(batch_size=500)] * 5)
+    groups = ensemble_groups(wide, wdata, [s] * 5)
     assert sorted(map(sorted, groups)) == [[0], [1, 4], [2, 3]]
+    # stacks stay under STACK_CACHE_BYTES of activations per step: 10 float32 128-32-1
+    # members at batch 500 (padded 512) need 512 * 161 * 4 B each, so 9 fit: 2 stacks of 5
+    big = [_model(i, 128, 32, dtype=torch.float32) for i in range(10)]
+    bdata = [_data(0, 1000, 128, dtype=torch.float32)] * 10
+    assert [len(g) for g in ensemble_groups(big, bdata, [s.replace(batch_size=500)] * 10)] == [5, 5]
     with pytest.raises(ValueError, match="stack shape"):
         StackedMLP([wide[0], wide[1]])
     other = [s, s.replace(lr=2e-3), s, s.replace(l1=1e-3), s]
