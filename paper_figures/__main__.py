@@ -202,7 +202,7 @@ def _main(argv: Sequence[str] | None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     datasets = profiles.resolve_datasets(args.embeddings, imagenet1k=args.imagenet1k)
-    ctx = Context(args.profile, store, out, datasets, store_label=args.store)
+    ctx = Context(args.profile, store, out, datasets, store_label=args.store, progress=args.progress)
     failed: dict[str, str] = {}
     run_failed = False
     for i, name in enumerate(names, 1):

@@ -149,6 +149,7 @@ class Context:
     out: Path
     datasets: dict[str, tuple[str, ...]]
     store_label: str = ""
+    progress: bool | None = None  # training progress bars (None: only on a terminal)
     _tables: dict = field(default_factory=dict)
     _models: dict | None = None
     written: list[Path] = field(default_factory=list)
@@ -201,7 +202,8 @@ class Context:
                     raise MissingResults(
                         f"saved case-study networks of seeds {missing} are missing from {root}: run "
                         f"`python -m paper_figures --profile {self.profile} --only fig2`")
-            self._models = profiles.case_study_models(self.profile, self.store)
+            show = sys.stderr.isatty() if self.progress is None else self.progress
+            self._models = profiles.case_study_models(self.profile, self.store, progress=show)
             self._tables.clear()  # it may have stored new rows
         return self._models
 
