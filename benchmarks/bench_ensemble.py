@@ -16,10 +16,12 @@ Measured side by side in one process, round-robin, median of ``--repeats``:
 
 Correctness is checked before anything is timed (ensemble losses equal the loop's).
 
-``--calibrate`` instead fits the step-time model that ``ensemble_groups`` uses to decide
-which members share a stack (``STEP_OVERHEAD_MACS``, ``ELEMENTWISE_MACS``): step times of
-stacks from 1 x 4-2-1 to 60 x 128-32-1, least squares on
-``t = a + b * members * batch * macs + c * members * batch * sum(widths)``.
+Threads: the ensemble trains every stack with one torch thread (``ensemble.py``: with more,
+a member's result would depend on its stack's size); ``--threads`` sets the threads of the
+one-by-one baseline (torch's default: all cores).
+
+``--stack-sizes`` instead prints the time per model-step of 64 members cut into stacks of
+4..64 (why ``ensemble.STACK_CACHE_BYTES`` cuts stacks).
 """
 
 from __future__ import annotations
@@ -74,35 +76,38 @@ def _dense_train(model: nn.Sequential, X, y, s: TrainSettings, seed: int) -> Non
             opt.step()
 
 
-def calibrate() -> None:
-    import numpy as np
+def stack_sizes(repeats: int) -> None:
+    """Per model-step time of 64 members cut into stacks of 4..64 (the cache effect behind
+    ``ensemble.STACK_CACHE_BYTES``); results are identical for any cut."""
+    from fpe_empirical.ensemble import _train_stack
 
-    from fpe_empirical.ensemble import ELEMENTWISE_MACS, STEP_OVERHEAD_MACS, _macs, _train_stack
-
-    n, batch = 2000, 500
-    s = TrainSettings(epochs=3, batch_size=batch, lr=1e-3, weight_decay=1e-4, l1=1e-4)
-    rows = []
-    shapes = [(1, 4, 2), (4, 4, 2), (16, 12, 4), (20, 32, 8), (40, 32, 16), (60, 32, 32),
-              (20, 128, 16), (60, 128, 32), (40, 128, 16), (8, 64, 8)]
-    print("| members x shape | ms per step |")
-    print("|---|---|")
-    for M, I, H in shapes:
-        X = torch.rand(n, I)
-        y = (X[:, 0] > 0.5).long()
-        models = [MLP(I, H, 1) for _ in range(M)]
-        _train_stack(models, [(X, y)] * M, [s] * M, list(range(M)), progress=False)  # warm-up
-        best = min(
-            _time(lambda: _train_stack(models, [(X, y)] * M, [s] * M, list(range(M)), progress=False))
-            for _ in range(5)
-        ) / (s.epochs * -(-n // batch))
-        rows.append((M * batch * _macs((I, H, 1)), M * batch * (I + H + 1), best))
-        print(f"| {M} x {I}-{H}-1 | {best * 1e3:.2f} |")
-    A = np.array([[1.0, r[0], r[1]] for r in rows])
-    coef, *_ = np.linalg.lstsq(A, np.array([r[2] for r in rows]), rcond=None)
-    print(f"\nfit: fixed {coef[0] * 1e3:.2f} ms per step, {coef[1] * 1e9:.3f} ns per forward MAC, "
-          f"{coef[2] * 1e9:.3f} ns per activation element")
-    print(f"=> STEP_OVERHEAD_MACS ~ {coef[0] / coef[1]:.2e} (in use: {STEP_OVERHEAD_MACS:.2e}), "
-          f"ELEMENTWISE_MACS ~ {coef[2] / coef[1]:.1f} (in use: {ELEMENTWISE_MACS})")
+    s = TrainSettings(epochs=2, batch_size=500, lr=1e-3, weight_decay=1e-4, l1=1e-4)
+    M = 64
+    print("| member shape | " + " | ".join(f"stacks of {k}" for k in (4, 8, 16, 32, 64)) + " | one by one |")
+    print("|---|---|---|---|---|---|---|")
+    for n_clauses, hidden in ((8, 8), (32, 32)):
+        ds = make_dnf_dataset(n_clauses, 4, n_samples=10_000, seed=0)
+        X, y = ds.X_train, ds.y_train
+        models = []
+        for i in range(M):
+            torch.manual_seed(i)
+            models.append(MLP(X.shape[1], hidden, 1))
+        res: dict = {}
+        for _ in range(repeats):
+            for size in (4, 8, 16, 32, 64):
+                ms = copy.deepcopy(models)
+                start = time.perf_counter()
+                for a in range(0, M, size):
+                    _train_stack(ms[a : a + size], [(X, y)] * size, [s] * size, list(range(a, a + size)), progress=False)
+                res.setdefault(size, []).append(time.perf_counter() - start)
+            ms = copy.deepcopy(models[:8])
+            start = time.perf_counter()
+            for i, m in enumerate(ms):
+                train(m, X, y, s, seed=i)
+            res.setdefault("loop", []).append((time.perf_counter() - start) * M / 8)
+        steps = M * s.epochs * -(-X.shape[0] // s.batch_size)
+        cells = [f"{1e6 * statistics.median(v) / steps:.0f} us" for v in res.values()]
+        print(f"| {X.shape[1]}-{hidden}-1 | " + " | ".join(cells) + " |")
 
 
 def _time(fn) -> float:
@@ -124,13 +129,13 @@ def main() -> None:
     p.add_argument("--members", type=int, default=64)
     p.add_argument("--epochs", type=int, default=2)
     p.add_argument("--repeats", type=int, default=5)
-    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
-    p.add_argument("--calibrate", action="store_true", help="fit the stack step-time model instead")
+    p.add_argument("--threads", type=int, default=None, help="torch threads of the one-by-one baseline (default: torch's)")
+    p.add_argument("--stack-sizes", action="store_true", help="time per model-step by stack size instead")
     args = p.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    if args.calibrate:
-        calibrate()
+    if args.stack_sizes:
+        stack_sizes(args.repeats)
         return
     M = args.members
     datasets = [make_dnf_dataset(8, 4, n_samples=10_000, seed=k) for k in range(4)]

@@ -21,8 +21,8 @@ or resumed, and chaotic small models (hidden 2) then end in different optima (me
 - MKL picks its GEMM kernel (hence the summation order) by the matrix shapes, so zero
   padding a member's reduction dimension to a stack-mate's width changed its sums
   (e.g. 64-4-10 members padded to hidden 12). Fix: every member is padded only to its own
-  *stack shape* (input and hidden widths rounded up to ``WIDTH_QUANTUM``, ``stack_shape``),
-  and only members of one stack shape share a stack.
+  *stack shape* (``stack_shape``: a function of its own widths), and only members of one
+  stack shape share a stack.
 - MKL's result also depends on each matrix's address modulo 16 bytes, so a member at an
   odd position of a stack whose per-member slab is not a multiple of 4 floats (e.g. a
   2 x 437 output, the last partial batch of the digits data) got other sums. Fix: widths
@@ -161,14 +161,25 @@ def _round_up(n: int, quantum: int = WIDTH_QUANTUM) -> int:
     return -(-int(n) // quantum) * quantum
 
 
+def _hidden_width(w: int) -> int:
+    # small layers: the next power of two (>= WIDTH_QUANTUM), so that e.g. a sweep's
+    # widths 12 and 16 (24 and 32) share a stack: small stacks are overhead-bound, and
+    # fewer, fuller stacks win over tight padding; beyond 64 units the work dominates, so
+    # pad only to a multiple of 32
+    if w <= 64:
+        return max(WIDTH_QUANTUM, 1 << (int(w) - 1).bit_length())
+    return _round_up(w, 32)
+
+
 def stack_shape(model: MLP) -> tuple[int, ...]:
     """The padded widths ``(in, *hidden, out)`` a member trains with in any stack.
 
-    Input and hidden widths are rounded up to a multiple of ``WIDTH_QUANTUM``; the output
-    width is kept. A function of the member alone, so its arithmetic is the same whatever
-    it is stacked with.
+    The input width is rounded up to a multiple of ``WIDTH_QUANTUM``; a hidden width ``w``
+    to the next power of two (at least ``WIDTH_QUANTUM``) up to 64, beyond that to a
+    multiple of 32; the output width is kept. A function of the member alone, so its
+    arithmetic is the same whatever it is stacked with.
     """
-    return (*(_round_up(w) for w in _dims(model)), model.out_features)
+    return (_round_up(model.in_features), *(_hidden_width(w) for w in model.hidden), model.out_features)
 
 
 def ensemble_groups(
@@ -521,13 +532,42 @@ class StackedMLP:
                     norm.bias.copy_(self.norm_bias[k][i, :h])
 
 
-def _make_optimizer(params: list[torch.Tensor], s: TrainSettings) -> torch.optim.Adam:
-    # fused Adam is ~0.8x the default step (PERFORMANCE.md) and elementwise identical in
-    # exact arithmetic; fall back to the default where a build lacks the fused kernel
-    try:
-        return torch.optim.Adam(params, lr=s.lr, weight_decay=s.weight_decay, fused=True)
-    except (RuntimeError, ValueError):
-        return torch.optim.Adam(params, lr=s.lr, weight_decay=s.weight_decay)
+class _FlatAdam:
+    """``torch.optim.Adam(lr, weight_decay)`` (coupled L2, betas 0.9/0.999, eps 1e-8) on the
+    one flat parameter buffer, written as torch's single-tensor Adam writes it.
+
+    ``torch.optim.Adam.step`` spent ~70 us of Python per call around a 6 us fused kernel,
+    which dominated small stacks' steps; these eight in-place passes take ~25 us. State as
+    torch keeps it: ``state[param] = {"step", "exp_avg", "exp_avg_sq"}``.
+    """
+
+    betas = (0.9, 0.999)
+    eps = 1e-8
+
+    def __init__(self, param: torch.Tensor, lr: float, weight_decay: float) -> None:
+        self.param, self.lr, self.weight_decay = param, float(lr), float(weight_decay)
+        self.state = {param: {"step": 0, "exp_avg": torch.zeros_like(param), "exp_avg_sq": torch.zeros_like(param)}}
+
+    @torch.no_grad()
+    def step(self) -> None:
+        p = self.param
+        state = self.state[p]
+        beta1, beta2 = self.betas
+        grad = p.grad
+        if self.weight_decay:
+            grad = grad.add(p, alpha=self.weight_decay)
+        state["step"] += 1
+        t = state["step"]
+        state["exp_avg"].lerp_(grad, 1 - beta1)
+        state["exp_avg_sq"].mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+        step_size = self.lr / (1 - beta1**t)
+        denom = (state["exp_avg_sq"].sqrt() / math.sqrt(1 - beta2**t)).add_(self.eps)
+        p.addcdiv_(state["exp_avg"], denom, value=-step_size)
+
+
+def _make_optimizer(params: list[torch.Tensor], s: TrainSettings) -> _FlatAdam:
+    (flat,) = params
+    return _FlatAdam(flat, s.lr, s.weight_decay)
 
 
 def _stack_data(
@@ -622,6 +662,11 @@ def _train_stack_1t(
     n = data[0][0].shape[0]
     pad_row = Xs.shape[0] - 1  # the zero row
     buffers: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}  # padded batch -> (x, y) gather buffers
+    # (real, padded) size of each batch of an epoch; bs_pad: a full batch, padded
+    bs_pad = _round_up(min(s0.batch_size, n), SEGMENT_QUANTUM)
+    batches = [(min(s0.batch_size, n - start), _round_up(min(s0.batch_size, n - start), SEGMENT_QUANTUM))
+               for start in range(0, n, s0.batch_size)]
+    n_full, n_rest = divmod(n, s0.batch_size)
     l1 = torch.tensor([s.l1 for s in settings], dtype=dtype, device=Xs.device)
     use_l1 = bool((l1 != 0).any())
     opt = _make_optimizer(net.parameters(), s0)
@@ -638,14 +683,19 @@ def _train_stack_1t(
             # the reference's stream: one randperm(n) per epoch from each member's generator
             perms = torch.stack([torch.randperm(n, generator=g) for g in gens]).to(Xs.device)
             perms += offsets[:, None]  # (M, n) rows of the stacked datasets
+            # every batch padded to a multiple of SEGMENT_QUANTUM (every (width, B) slab:
+            # no vector-loop tail): all padded row indices of the epoch in one pass
+            padded = torch.full((M, len(batches) * bs_pad), pad_row, dtype=perms.dtype, device=perms.device)
+            if n_full:
+                padded.view(M, len(batches), bs_pad)[:, :n_full, : s0.batch_size] = perms[
+                    :, : n_full * s0.batch_size
+                ].view(M, n_full, s0.batch_size)
+            if n_rest:  # the last, partial batch (the only one when n < batch_size)
+                padded[:, n_full * bs_pad : n_full * bs_pad + n_rest] = perms[:, n_full * s0.batch_size :]
             total = torch.zeros(M, dtype=dtype, device=Xs.device)
             steps = 0
-            for start in range(0, n, s0.batch_size):
-                rows = perms[:, start : start + s0.batch_size]  # (M, b)
-                b = rows.shape[1]
-                B = _round_up(b, SEGMENT_QUANTUM)  # every (width, B) slab: no vector-loop tail
-                if B > b:
-                    rows = torch.cat([rows, rows.new_full((M, B - b), pad_row)], 1)
+            for j, (b, B) in enumerate(batches):
+                rows = padded[:, j * bs_pad : j * bs_pad + B]  # (M, B): b real rows, then the zero row
                 if B not in buffers:
                     # reused every step: a fresh 1-4 MB gather output cost 4x the gather
                     buffers[B] = (Xs.new_empty(M * B, Xs.shape[1]), ys.new_empty(M * B))

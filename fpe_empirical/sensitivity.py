@@ -37,7 +37,11 @@ import pandas as pd
 
 from .dnf_experiment import DNFExperiment, train_dnf_many
 
-__all__ = ["VARIATIONS", "sweep_settings", "dense_diagnostics", "run_sensitivity", "sensitivity_table", "to_markdown", "main"]
+#: the a-priori defaults the sweep is centred on (``DNFExperiment()`` before the sweep; the
+#: rule moved ``n_samples`` to 20,000 afterwards, see docs/dnf_defaults.md)
+APRIORI: dict = {"n_samples": 10_000}
+
+__all__ = ["APRIORI", "VARIATIONS", "sweep_settings", "dense_diagnostics", "run_sensitivity", "sensitivity_table", "to_markdown", "main"]
 
 #: knob -> alternative values (the default is the centre row). "ranges" sets
 #: (true_range, false_range) together.
@@ -183,13 +187,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--params", nargs="+", default=None, help=f"knobs to vary (default all: {list(VARIATIONS)})")
     p.add_argument("--pretrain-epochs", type=int, default=None)
     p.add_argument("--split-epochs", type=int, default=None)
-    p.add_argument("--n-samples", type=int, default=None, help="base data set size")
+    p.add_argument("--n-samples", type=int, default=None, help=f"base data set size (default {APRIORI['n_samples']})")
     p.add_argument("--out", default=None, help="directory for per-setting CSVs (resume)")
     p.add_argument("--backend", choices=["loop", "ensemble", "auto"], default="auto")
     p.add_argument("--progress", action="store_true")
     args = p.parse_args(argv)
     try:
-        over = {}
+        over = dict(APRIORI)
         if args.pretrain_epochs is not None:
             over["pretrain_epochs"] = args.pretrain_epochs
         if args.split_epochs is not None:

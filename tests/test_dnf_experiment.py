@@ -30,9 +30,13 @@ def tiny(**kw):
 
 
 def test_config_keys_pinned():
-    """Stored results are named by these keys: a refactor must not change them silently."""
-    assert config_key(DNFExperiment()) == "cd3ad14d3e963579"
-    assert config_key(DNFExperiment(seed=3)) == "b0991873f1f526be"
+    """Stored results are named by these keys: a refactor must not change them silently.
+    (code_version 2: keys hash only non-default fields, and the default n_samples moved from
+    10,000 to 20,000, so version-1 keys of DNFExperiment() named 10,000-sample results.)"""
+    assert DNFExperiment.code_version == 2
+    assert config_key(DNFExperiment()) == "aa5b6772bd34b5ed"
+    assert config_key(DNFExperiment(seed=3)) == "f3a3b8e1b08ee2c0"
+    assert config_key(DNFExperiment(n_samples=10_000)) == "c6a0d7cb0414f23c"
 
 
 def test_derive_seed_distinct_and_stable():
@@ -64,15 +68,34 @@ def test_frame_columns_and_invariants():
 
 
 def test_same_seed_same_frame_and_batching_changes_nothing():
-    """run twice -> identical; run_many over two configs == each run alone (the runner
-    batches configs into one train_many call per phase)."""
+    """run twice -> bitwise identical; run_many over two configs == each run alone (the
+    runner batches configs into one train_many call per phase)."""
     a, b = tiny(seed=0), tiny(seed=1, strategies=("random", "dense"))
     f1 = run(a)
     f2 = run(a)
-    pd.testing.assert_frame_equal(f1, f2)
+    pd.testing.assert_frame_equal(f1, f2, check_exact=True)
     both = run_many([a, b])
-    pd.testing.assert_frame_equal(both[0], f1)
-    pd.testing.assert_frame_equal(both[1], run(b))
+    pd.testing.assert_frame_equal(both[0], f1, check_exact=True)
+    pd.testing.assert_frame_equal(both[1], run(b), check_exact=True)
+
+
+@pytest.mark.parametrize("backend", ["loop", "auto"])
+def test_same_seed_bitwise_identical_models(backend):
+    """Two runs of one config give bitwise-equal data, pre-trained and final models (every
+    parameter, mask and parent_index), for the reference and the batched backend; another
+    seed gives different weights."""
+    cfg = tiny(strategies=("dense", "clause", "random"))
+    r1, r2 = (train_dnf(cfg, backend=backend) for _ in range(2))
+    assert torch.equal(r1.dataset.X, r2.dataset.X) and torch.equal(r1.dataset.y, r2.dataset.y)
+    pairs = [(r1.pretrained, r2.pretrained)] + [(r1.models[s], r2.models[s]) for s in cfg.strategies]
+    for m1, m2 in pairs:
+        s1, s2 = m1.state_dict(), m2.state_dict()
+        assert s1.keys() == s2.keys()
+        for k in s1:
+            assert torch.equal(s1[k], s2[k]), k
+    pd.testing.assert_frame_equal(r1.frame, r2.frame, check_exact=True)
+    other = train_dnf(tiny(seed=1, strategies=("dense",)), backend=backend)
+    assert not torch.equal(other.pretrained.layers[0].weight, r1.pretrained.layers[0].weight)
 
 
 def test_save_load_roundtrip(tmp_path):
@@ -140,5 +163,12 @@ def test_backends_agree_on_accuracy():
     reassociation): after a few epochs the accuracies agree to within 1%."""
     cfg = tiny(pretrain_epochs=3, split_epochs=3)
     loop = train_dnf_many([cfg], backend="loop")[0].frame
-    ens = train_dnf_many([cfg], backend="auto")[0].frame
+    res = train_dnf_many([cfg], backend="auto")[0]
+    ens = res.frame
     np.testing.assert_allclose(loop.test_accuracy, ens.test_accuracy, atol=0.01)
+    # the batched trainer keeps the masks too: masked weights exactly zero, budget exact
+    budget = count_nonzero(res.pretrained)
+    for s, m in res.models.items():
+        assert count_nonzero(m) == budget, s
+        for layer in m.layers:
+            assert (layer.weight[~layer.mask] == 0).all(), s

@@ -192,7 +192,11 @@ def test_groups_split_incompatible_members_and_balance_stack_sizes():
         groups = ensemble_groups(a, data, [s] * 5, max_members=cap)
         assert sorted(i for g in groups for i in g) == list(range(5))
         assert len(groups) == -(-5 // cap) and all(len(g) <= cap for g in groups)
-    # members share a stack iff their stack shapes (widths rounded up to 4) agree
+    # stack shape: input to a multiple of 4, hidden to a power of two up to 64, then to x32
+    ladder = [(w, stack_shape(_model(0, 6, w))[1]) for w in (1, 3, 5, 12, 16, 17, 24, 33, 64, 65, 100, 128)]
+    assert ladder == [(1, 4), (3, 4), (5, 8), (12, 16), (16, 16), (17, 32), (24, 32), (33, 64), (64, 64),
+                      (65, 96), (100, 128), (128, 128)]
+    # members share a stack iff their stack shapes agree
     wide = [_model(0, 512, 4), _model(1, 512, 5), _model(2, 512, 256), _model(3, 512, 253), _model(4, 511, 8)]
     assert [stack_shape(m) for m in wide] == [(512, 4, 1), (512, 8, 1), (512, 256, 1), (512, 256, 1), (512, 8, 1)]
     wdata = [_data(0, 1000, m.in_features) for m in wide]

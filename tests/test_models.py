@@ -69,16 +69,33 @@ def test_masks_survive_many_adam_steps_with_weight_decay_and_l1(layernorm):
 
 
 def test_apply_masks_zeroes_sgd_momentum():
+    """300 SGD steps with momentum 0.9 and weight decay on a split model (apply_masks_ after
+    each step, as the trainer does): masked weights and momentum buffers stay exactly zero."""
     torch.manual_seed(1)
     layer = MaskedLinear(4, 4)
     layer.set_mask(torch.eye(4, dtype=torch.bool))
     opt = torch.optim.SGD(layer.parameters(), lr=0.1, momentum=0.9, weight_decay=0.1)
     for _ in range(5):
+        opt.zero_grad()
         layer(torch.randn(3, 4)).pow(2).sum().backward()
         opt.step()
         apply_masks_(layer, opt)
     assert (layer.weight[~layer.mask] == 0).all()
     assert (opt.state[layer.weight]["momentum_buffer"][~layer.mask] == 0).all()
+    model = fpe_expand(seeded_mlp(12, [6, 4], 1), 2, layers="alternate", seed=2)
+    budget = count_nonzero(model)
+    X, y = toy_data()
+    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=1e-2)
+    for step in range(300):
+        idx = torch.arange(step % 4 * 64, step % 4 * 64 + 64)
+        opt.zero_grad()
+        torch.nn.functional.binary_cross_entropy_with_logits(model(X[idx]).squeeze(-1), y[idx].float()).backward()
+        opt.step()
+        apply_masks_(model, opt)
+    for layer in model.layers:
+        assert (layer.weight[~layer.mask] == 0).all()
+        assert (opt.state[layer.weight]["momentum_buffer"][~layer.mask] == 0).all()
+    assert count_nonzero(model) <= budget
 
 
 def test_count_nonzero_exact():
