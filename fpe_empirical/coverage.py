@@ -217,10 +217,15 @@ def split_support(
         raise ValueError(f"alpha must be <= the fan-in of hidden layer 1 (in_features = {n_in}), got {alpha}")
     live = (W != 0).cpu().numpy()
     grp = None
+    if strategy == "two_four" and (alpha != 2 or n_in % 4):  # fpe_expand's rule
+        raise ValueError(f"alpha must be 2 and in_features a multiple of 4 for strategy='two_four', "
+                         f"got alpha={alpha}, in_features={n_in}")
     if strategy == "clause":
-        if groups is None:
-            raise ValueError("groups must be given for strategy='clause' (e.g. groups=dataset.clauses)")
-        grp = [np.sort(np.asarray(g, dtype=np.int64)) for g in groups]
+        from .expand import _check_groups
+
+        grp = _check_groups(groups, n_in, math.ceil(n_in / alpha))
+    elif groups is not None:
+        raise ValueError(f"groups is used only by strategy='clause', got strategy={strategy!r}")
     elif strategy == "gram":
         grp = gram_groups(W, alpha, n_clusters)
     rng = np.random.default_rng(int(seed))

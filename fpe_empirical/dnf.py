@@ -181,6 +181,10 @@ def make_dnf_dataset(
         )
     if isinstance(test_fraction, bool) or not isinstance(test_fraction, (int, float)):
         raise TypeError(f"test_fraction must be a float, got {type(test_fraction).__name__}")
+    if not 0.0 < float(test_fraction) < 1.0:  # also NaN and inf, before round() meets them
+        raise ValueError(
+            f"test_fraction must be in (0, 1) leaving >= 2 samples on each side, got {test_fraction}"
+        )
     n_test = round(float(test_fraction) * n_samples)
     if not (0.0 < test_fraction < 1.0) or n_test < 2 or n_test > n_samples - 2:
         raise ValueError(

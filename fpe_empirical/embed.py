@@ -717,7 +717,7 @@ def main(argv: list[str] | None = None) -> int:
             progress=args.progress or sys.stderr.isatty(),
         )
     except (ValueError, TypeError, OSError) as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {' '.join(str(err).split())}", file=sys.stderr)  # one line (tarfile errors span several)
         return 2
     except KeyboardInterrupt:
         print("interrupted: finished chunks are cached; run the same command again to resume", file=sys.stderr)

@@ -529,7 +529,7 @@ def main(argv: list[str] | None = None) -> int:
             frame.to_csv(tmp, index=False)
             os.replace(tmp, args.out)
     except (ValueError, TypeError, OSError) as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {' '.join(str(err).split())}", file=sys.stderr)
         return 2
     table = summarize(frame)
     with pd.option_context("display.width", 160, "display.max_rows", 500, "display.float_format", "{:.4f}".format):

@@ -51,7 +51,10 @@ def first_layer_weight(model_or_weight) -> np.ndarray:
         w = model_or_weight
     if torch.is_tensor(w):
         w = w.detach().to("cpu", torch.float64).numpy()
-    w = np.asarray(w, dtype=np.float64)
+    try:
+        w = np.asarray(w, dtype=np.float64)
+    except (TypeError, ValueError) as exc:  # strings, ragged lists, other objects
+        raise TypeError(f"weight must be a 2-D (neurons, inputs) matrix of numbers or an MLP: {exc}") from None
     if w.ndim != 2:
         raise ValueError(f"weight must be a 2-D (neurons, inputs) matrix, got shape {w.shape}")
     if not np.isfinite(w).all():
@@ -70,6 +73,8 @@ def feature_vectors(model_or_weight, groups: Sequence[Sequence[int]] | None = No
     W = first_layer_weight(model_or_weight)
     if groups is None:
         return W.T.copy()
+    if isinstance(groups, (str, bytes)) or not isinstance(groups, (Sequence, np.ndarray)):
+        raise TypeError(f"groups must be a sequence of index sequences, got {type(groups).__name__}")
     rows = []
     for g, group in enumerate(groups):
         idx = np.asarray(group)
@@ -107,6 +112,8 @@ def mean_cosine_similarity(model_or_weight, *, absolute: bool = False) -> float:
 
     ``absolute=True`` averages ``|cos|``. NaN when fewer than two rows are non-zero.
     """
+    if not isinstance(absolute, (bool, np.bool_)):
+        raise TypeError(f"absolute must be a bool, got {type(absolute).__name__} {absolute!r}")
     W = first_layer_weight(model_or_weight)
     norms = np.linalg.norm(W, axis=1)
     U = W[norms > 0] / norms[norms > 0, None]
@@ -121,10 +128,22 @@ def mean_cosine_similarity(model_or_weight, *, absolute: bool = False) -> float:
     return float(vals.mean())
 
 
+def _finite_array(name: str, value) -> np.ndarray:
+    if isinstance(value, (str, bytes)) or value is None:
+        raise TypeError(f"{name} must be a number or an array of numbers, got {value!r}")
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be a number or an array of numbers: {exc}") from None
+    if not np.isfinite(arr).all():  # a NaN/inf accuracy would give a silent NaN ratio
+        raise ValueError(f"{name} must be finite (no NaN or inf), got {value!r}")
+    return arr
+
+
 def relative_improvement(accuracy, dense_accuracy):
     """``RI = (accuracy - dense_accuracy) / dense_accuracy`` (broadcasts over arrays)."""
-    a = np.asarray(accuracy, dtype=np.float64)
-    d = np.asarray(dense_accuracy, dtype=np.float64)
+    a = _finite_array("accuracy", accuracy)
+    d = _finite_array("dense_accuracy", dense_accuracy)
     if np.any(d <= 0):
         raise ValueError("dense_accuracy must be > 0")
     out = (a - d) / d

@@ -26,6 +26,18 @@ def _check_positive_int(name: str, value) -> int:
     return value
 
 
+def _check_bool(name: str, value) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be a bool, got {type(value).__name__} {value!r}")
+    return value
+
+
+def _check_module(model) -> nn.Module:
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module (e.g. an fpe_empirical.MLP), got {type(model).__name__}")
+    return model
+
+
 class MaskedLinear(nn.Module):
     """``y = x @ (weight * mask).T + bias``.
 
@@ -40,6 +52,7 @@ class MaskedLinear(nn.Module):
         super().__init__()
         self.in_features = _check_positive_int("in_features", in_features)
         self.out_features = _check_positive_int("out_features", out_features)
+        _check_bool("bias", bias)
         self.weight = nn.Parameter(torch.empty(out_features, in_features))
         self.bias = nn.Parameter(torch.empty(out_features)) if bias else None
         self.register_buffer("mask", torch.ones(out_features, in_features, dtype=torch.bool))
@@ -109,13 +122,20 @@ class MLP(nn.Module):
         bias: bool = True,
     ) -> None:
         super().__init__()
-        widths = [hidden] if isinstance(hidden, int) and not isinstance(hidden, bool) else list(hidden)
+        if isinstance(hidden, int) and not isinstance(hidden, bool):
+            widths = [hidden]
+        elif isinstance(hidden, (list, tuple, range)):
+            widths = list(hidden)
+        else:
+            raise TypeError(f"hidden must be an int or a list of ints, got {type(hidden).__name__} {hidden!r}")
         if not widths:
             raise ValueError("hidden must name at least one hidden layer width")
         for i, w in enumerate(widths):
             _check_positive_int(f"hidden[{i}]", w)
         _check_positive_int("in_features", in_features)
         _check_positive_int("out_features", out_features)
+        _check_bool("layernorm", layernorm)
+        _check_bool("bias", bias)
         self.in_features = in_features
         self.out_features = out_features
         self.layernorm = bool(layernorm)
@@ -167,6 +187,7 @@ class MLP(nn.Module):
 
 def masked_layers(model: nn.Module) -> list[MaskedLinear]:
     """Every ``MaskedLinear`` in ``model``, in module order."""
+    _check_module(model)
     return [m for m in model.modules() if isinstance(m, MaskedLinear)]
 
 
@@ -196,6 +217,7 @@ def count_nonzero(model: nn.Module) -> int:
     ``sum over MaskedLinear of nnz(weight * mask) + nnz(bias)`` plus ``nnz`` of every other
     parameter (LayerNorm weight and bias, ...). Integer arithmetic only.
     """
+    _check_module(model)
     total = 0
     seen: set[int] = set()
     for layer in masked_layers(model):

@@ -29,7 +29,7 @@ Targets (``TARGETS``):
 Profiles:
 
 - ``"paper"``: the paper's schedules and grids. DNF: ``DNFExperiment`` defaults (Adam,
-  batch 500, 1000 + 1000 epochs, 10,000 samples), n_clauses {3, 6, 8, 10, 15, 20, 25, 32}
+  batch 500, 1000 + 1000 epochs, 40,000 samples), n_clauses {3, 6, 8, 10, 15, 20, 25, 32}
   x hidden {4, 8, 12, 16} x seeds 0-4 (``grids.DNF_*``); vision: ``embedding_grids``'s
   paper profile; theory: 20,000 Monte Carlo trials per point.
 - ``"quick"``: minutes on 2 CPU cores, offline data. DNF: ``QUICK_DNF`` schedule, n_clauses

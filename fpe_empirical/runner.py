@@ -8,7 +8,7 @@ them (one ensemble per compatible group). Modules are imported on first use.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import pandas as pd
 
@@ -51,6 +51,8 @@ def run(config) -> pd.DataFrame:
 
 def run_many(configs: Sequence) -> list[pd.DataFrame]:
     """Run several experiments (batched per kind where the kind supports it), in input order."""
+    if isinstance(configs, (str, bytes)) or not isinstance(configs, Iterable):
+        raise TypeError(f"configs must be a sequence of experiment configs, got {type(configs).__name__}")
     configs = list(configs)
     by_kind: dict[str, list[int]] = {}
     for i, cfg in enumerate(configs):

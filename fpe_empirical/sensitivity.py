@@ -38,7 +38,7 @@ import pandas as pd
 from .dnf_experiment import DNFExperiment, train_dnf_many
 
 #: the a-priori defaults the sweep is centred on (``DNFExperiment()`` before the sweep; the
-#: rule moved ``n_samples`` to 20,000 afterwards, see docs/dnf_defaults.md)
+#: rule moved ``n_samples`` to 40,000 afterwards, see docs/dnf_defaults.md)
 APRIORI: dict = {"n_samples": 10_000}
 
 __all__ = ["APRIORI", "VARIATIONS", "sweep_settings", "dense_diagnostics", "run_sensitivity", "sensitivity_table", "to_markdown", "main"]
@@ -180,9 +180,9 @@ def to_markdown(table: pd.DataFrame) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """CLI: run the sweep (resumable with --out) and print the Markdown table."""
-    import argparse
+    from fpe_theory.cli_errors import OneLineArgumentParser  # usage errors: one stderr line, exit 2
 
-    p = argparse.ArgumentParser(prog="python -m fpe_empirical.sensitivity", description=__doc__.split("\n\n")[0])
+    p = OneLineArgumentParser(prog="python -m fpe_empirical.sensitivity", description=__doc__.split("\n\n")[0])
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--params", nargs="+", default=None, help=f"knobs to vary (default all: {list(VARIATIONS)})")
     p.add_argument("--pretrain-epochs", type=int, default=None)
@@ -206,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
             progress=args.progress or sys.stderr.isatty(),
         )
     except (ValueError, TypeError, OSError) as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {' '.join(str(err).split())}", file=sys.stderr)
         return 2
     print(to_markdown(sensitivity_table(frame)))
     return 0

@@ -667,6 +667,9 @@ class SparseMLP:
         """Read a network written by ``save``; ``ValueError`` on a bad, truncated or foreign file."""
         from safetensors import safe_open
 
+        if not isinstance(path, (str, os.PathLike)):
+            raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
+        threads = _check_threads(threads)
         path = os.fspath(path)
         if not os.path.isfile(path):
             raise FileNotFoundError(f"no such file: {path}")

@@ -455,7 +455,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             progress=args.progress,
         )
     except (ValueError, TypeError, OSError) as exc:
-        print(f"sweep: error: {exc}", file=sys.stderr)
+        print(f"sweep: error: {' '.join(str(exc).split())}", file=sys.stderr)  # one line (YAML errors span several)
         return 2
     except KeyboardInterrupt:
         print("sweep: interrupted; finished runs are stored, rerun the same command to resume", file=sys.stderr)

@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import sys
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -74,6 +76,34 @@ def l1_penalty(model: MLP) -> torch.Tensor:
     return model.layers[0].masked_weight().abs().sum()
 
 
+def _check_data(model, X, y, where: str = "") -> None:
+    """X a finite (n, in_features) float tensor, y (n,) integer labels the head can take."""
+    if not isinstance(model, MLP):
+        raise TypeError(f"model{where} must be an fpe_empirical.MLP, got {type(model).__name__}")
+    if not torch.is_tensor(X) or not torch.is_floating_point(X):
+        raise TypeError(f"X{where} must be a floating-point torch.Tensor, got {type(X).__name__} {getattr(X, 'dtype', '')}")
+    if X.ndim != 2 or X.shape[1] != model.in_features:
+        raise ValueError(f"X{where} must have shape (n, {model.in_features}), got {tuple(X.shape)}")
+    if not torch.isfinite(X).all():  # NaN/inf inputs would train a NaN model without a word
+        raise ValueError(f"X{where} must be finite (no NaN or inf)")
+    if not torch.is_tensor(y) or y.dtype == torch.bool or torch.is_floating_point(y) or torch.is_complex(y):
+        raise TypeError(f"y{where} must be an integer torch.Tensor of class labels, got {type(y).__name__} {getattr(y, 'dtype', '')}")
+    if y.shape != (X.shape[0],):
+        raise ValueError(f"y{where} must have shape ({X.shape[0]},), got {tuple(y.shape)}")
+    n_classes = 2 if model.out_features == 1 else model.out_features
+    if y.numel() and (int(y.min()) < 0 or int(y.max()) >= n_classes):
+        raise ValueError(f"y{where} must hold labels in 0..{n_classes - 1} (the model's head), "
+                         f"got {int(y.min())}..{int(y.max())}")
+
+
+def _check_seed(name: str, seed) -> int:
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"{name} must be an int, got {type(seed).__name__}")
+    if not 0 <= int(seed) < 2**64:
+        raise ValueError(f"{name} must be an integer in [0, 2**64), got {seed}")
+    return seed
+
+
 def train(
     model: MLP,
     X: torch.Tensor,
@@ -88,10 +118,10 @@ def train(
     X: (n_train, in_features) float; y: (n_train,) labels. Pass ``optimizer`` to continue
     a previous phase with its state; otherwise a fresh Adam is made.
     """
-    if X.ndim != 2 or X.shape[1] != model.in_features:
-        raise ValueError(f"X must have shape (n, {model.in_features}), got {tuple(X.shape)}")
-    if y.shape != (X.shape[0],):
-        raise ValueError(f"y must have shape ({X.shape[0]},), got {tuple(y.shape)}")
+    _check_data(model, X, y)
+    if not isinstance(settings, TrainSettings):
+        raise TypeError(f"settings must be a TrainSettings, got {type(settings).__name__}")
+    _check_seed("seed", seed)
     opt = optimizer if optimizer is not None else make_optimizer(model, settings)
     gen = torch.Generator().manual_seed(int(seed))
     history = TrainHistory()
@@ -144,6 +174,13 @@ def train_many(
         )
     if backend not in ("loop", "ensemble", "auto"):
         raise ValueError(f"backend must be 'loop', 'ensemble' or 'auto', got {backend!r}")
+    for i, (model, xy, s, seed) in enumerate(zip(models, data, settings, seeds)):
+        if not isinstance(xy, (tuple, list)) or len(xy) != 2:
+            raise TypeError(f"data[{i}] must be a pair (X, y), got {type(xy).__name__}")
+        _check_data(model, xy[0], xy[1], f" of data[{i}]")
+        if not isinstance(s, TrainSettings):
+            raise TypeError(f"settings[{i}] must be a TrainSettings, got {type(s).__name__}")
+        _check_seed(f"seeds[{i}]", seed)
     if backend != "loop":
         from .ensemble import ensemble_compatible, train_ensemble
 
@@ -167,3 +204,16 @@ def train_many(
     ):
         histories.append(train(model, X, y, s, seed=seed)[1])
     return histories
+
+
+class _CallableModule(type(sys)):
+    """``fpe_empirical.train`` names both this module and the function ``train``: once the
+    module is imported (``from fpe_empirical.train import TrainSettings``), the package
+    attribute is the module, so the module forwards calls to the function (as
+    ``fpe_theory.simulate`` does)."""
+
+    def __call__(self, *args, **kwargs):
+        return train(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -31,12 +31,13 @@ def tiny(**kw):
 
 def test_config_keys_pinned():
     """Stored results are named by these keys: a refactor must not change them silently.
-    (code_version 2: keys hash only non-default fields, and the default n_samples moved from
-    10,000 to 20,000, so version-1 keys of DNFExperiment() named 10,000-sample results.)"""
-    assert DNFExperiment.code_version == 2
-    assert config_key(DNFExperiment()) == "aa5b6772bd34b5ed"
-    assert config_key(DNFExperiment(seed=3)) == "f3a3b8e1b08ee2c0"
-    assert config_key(DNFExperiment(n_samples=10_000)) == "c6a0d7cb0414f23c"
+    (code_version 3: keys hash only non-default fields, and the default n_samples moved from
+    10,000 (version 1) to 20,000 (version 2) to 40,000, so older keys of DNFExperiment()
+    named results on fewer samples.)"""
+    assert DNFExperiment.code_version == 3
+    assert config_key(DNFExperiment()) == "dd7e539c8d8805ca"
+    assert config_key(DNFExperiment(seed=3)) == "d7109cf38a85ae4b"
+    assert config_key(DNFExperiment(n_samples=10_000)) == "db782c294b5400b9"
 
 
 def test_derive_seed_distinct_and_stable():
