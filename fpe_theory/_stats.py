@@ -95,6 +95,8 @@ def make_estimate(kind: str, trials: int, total: float, total_sq: float, aux: tu
 
 
 def _interval(kind, n, total, total_sq, aux, level):
+    if isinstance(level, bool) or not isinstance(level, (int, float)):
+        raise TypeError(f"level must be a float in (0, 1), got {level!r}")
     if not (0.0 < level < 1.0):
         raise ValueError(f"level must satisfy 0 < level < 1, got {level!r}")
     mean = total / n

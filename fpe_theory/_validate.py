@@ -114,6 +114,9 @@ def check_n_parents(n_parents) -> tuple[object, bool]:
         raise TypeError(f"n_parents must be an integer or an array of integers, got {n_parents!r}")
     if isinstance(n_parents, numbers.Real):
         raise ValueError(f"n_parents must be an integer >= 1, got {n_parents!r}")
+    if isinstance(n_parents, (list, tuple)) and any(isinstance(v, (bool, np.bool_)) for v in n_parents):
+        # np.asarray would turn True into 1 silently
+        raise TypeError(f"n_parents must hold integers, not bools, got {n_parents!r}")
     try:
         arr = np.asarray(n_parents)
     except Exception as exc:  # ragged lists and the like

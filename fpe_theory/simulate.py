@@ -35,6 +35,7 @@ __all__ = ["simulate", "SimulationResult", "main"]
 
 BATCH = 1 << 16  # trials per kernel call; a multiple of _kernels.CHUNK
 MAX_SEED = 2**64
+MAX_TRIALS = 2**62
 
 
 @dataclass(frozen=True, eq=False)
@@ -168,6 +169,8 @@ def simulate(n_clauses, clause_size, alpha, n_parents, *, trials, seed=0, model=
     cfg = check_config(n_clauses, clause_size, alpha)
     n_par = check_int("n_parents", n_parents, minimum=1)
     trials = check_int("trials", trials, minimum=1)
+    if trials > MAX_TRIALS:  # int64 histograms (and any feasible run) stay far below this
+        raise ValueError(f"trials must be an integer in [1, 2**62], got {trials}")
     seed = check_seed(seed)
     model = check_choice("model", model, SIM_MODELS)
     layout = check_choice("layout", layout, LAYOUTS)
@@ -469,6 +472,8 @@ def _main(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
     trials = args.trials if args.trials is not None else (QUICK_TRIALS if args.quick else DEFAULT_TRIALS)
     check_int("--trials", trials, minimum=1)
+    if trials > MAX_TRIALS:
+        raise ValueError(f"--trials must be an integer in [1, 2**62], got {trials}")
     check_seed(args.seed)
     _check_threads(args.threads)
     if not (0.0 < args.family_alpha < 1.0):
