@@ -595,12 +595,7 @@ def load_results(
     """
     if kind is not None and not isinstance(kind, str):
         raise TypeError(f"kind must be an experiment kind name (str) or None, got {type(kind).__name__}")
-    store = ResultStore(root, create=False)
-    table = store.load(kind=kind, on_corrupt=on_corrupt, with_provenance=with_provenance)
-    if kind is not None and not len(table) and not known_kind(kind):
-        # a misspelt kind would otherwise give an empty table without a word
-        raise ValueError(f"kind must be a registered experiment kind, got {kind!r} (registered: {sorted(CONFIG_KINDS)})")
-    return table
+    return ResultStore(root, create=False).load(kind=kind, on_corrupt=on_corrupt, with_provenance=with_provenance)
 
 
 def known_kind(kind: str) -> bool:
