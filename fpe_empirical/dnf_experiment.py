@@ -379,10 +379,15 @@ def save_result(result: DNFResult, directory: str | os.PathLike) -> Path:
         "config": config_to_dict(result.config),
         "config_key": config_key(result.config),
         "models": {name: _arch(m) for name, m in named.items()},
-        "frame": json.loads(result.frame.to_json(orient="records")),
+        # exact floats (to_json would keep 10 digits); NaN/inf as null, as to_json wrote them
+        "frame": [{k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in row.items()}
+                  for row in result.frame.to_dict(orient="records")],
     }
     tmp = out / "models.safetensors.tmp"
     save_file(tensors, str(tmp))
+    # checked by load_result: a damaged weights file (or one from another save) is refused
+    meta["models_sha256"] = _sha256(tmp)
+    meta["sha256"] = _meta_digest(meta)  # of everything else in result.json (frame rows included)
     os.replace(tmp, out / "models.safetensors")
     tmp = out / "result.json.tmp"
     tmp.write_text(json.dumps(meta, indent=1))
@@ -390,30 +395,92 @@ def save_result(result: DNFResult, directory: str | os.PathLike) -> Path:
     return out
 
 
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def _meta_digest(meta: dict) -> str:
+    import hashlib
+
+    body = {k: v for k, v in meta.items() if k != "sha256"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
 def load_result(directory: str | os.PathLike) -> DNFResult:
     """Inverse of ``save_result`` (no pickle: safetensors + JSON); the data set is regenerated
-    from the config (deterministic)."""
+    from the config (deterministic). A damaged or inconsistent folder is a ``ValueError``
+    (a missing file a ``FileNotFoundError``); result.json and the weights are checked against
+    the sha256 digests ``save_result`` records (folders saved before it recorded them are not
+    checked)."""
+    from safetensors import SafetensorError
     from safetensors.torch import load_file
 
+    if not isinstance(directory, (str, os.PathLike)):
+        raise TypeError(f"directory must be a str or os.PathLike, got {type(directory).__name__}")
     d = Path(directory)
-    meta = json.loads((d / "result.json").read_text())
-    if meta.get("kind") != "dnf":
-        raise ValueError(f"{d} does not hold a DNF result (kind {meta.get('kind')!r})")
-    config = config_from_dict("dnf", meta["config"])
-    tensors = load_file(str(d / "models.safetensors"))
-    models = {}
-    for name, arch in meta["models"].items():
-        with torch.random.fork_rng(devices=[]):
-            m = MLP(arch["in_features"], arch["hidden"], arch["out_features"], layernorm=arch["layernorm"], bias=arch["bias"])
-        prefix = f"{name}/"
-        m.load_state_dict({k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)})
-        m.eval()
-        models[name] = m
-    pretrained = models.pop("pretrained")
-    return DNFResult(config, make_dataset(config), pretrained, models, pd.DataFrame(meta["frame"]))
+    try:
+        meta = json.loads((d / "result.json").read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{d}/result.json is not a readable JSON result ({exc})") from None
+    if not isinstance(meta, dict) or meta.get("kind") != "dnf":
+        raise ValueError(f"{d} does not hold a DNF result (kind {meta.get('kind') if isinstance(meta, dict) else None!r})")
+    if "sha256" in meta and meta["sha256"] != _meta_digest(meta):
+        raise ValueError(f"{d}/result.json does not match its sha256 (damaged or edited)")
+    try:
+        config = config_from_dict("dnf", meta["config"])
+        digest = meta.get("models_sha256")
+        if digest is not None and digest != _sha256(d / "models.safetensors"):
+            raise ValueError("models.safetensors does not match the sha256 recorded in result.json (damaged)")
+        tensors = load_file(str(d / "models.safetensors"))
+        models = {}
+        for name, arch in meta["models"].items():
+            with torch.random.fork_rng(devices=[]):
+                m = MLP(arch["in_features"], arch["hidden"], arch["out_features"], layernorm=arch["layernorm"], bias=arch["bias"])
+            prefix = f"{name}/"
+            m.load_state_dict({k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)})
+            m.eval()
+            models[name] = m
+        pretrained = models.pop("pretrained")
+        frame = pd.DataFrame(meta["frame"])
+    except FileNotFoundError:
+        raise
+    except (SafetensorError, KeyError, TypeError, ValueError, AttributeError, RuntimeError, OSError) as exc:
+        # RuntimeError: load_state_dict on missing or misshapen tensors
+        raise ValueError(f"{d}: damaged or inconsistent saved DNF result ({type(exc).__name__}: "
+                         f"{' '.join(str(exc).split())[:300]})") from None
+    return DNFResult(config, make_dataset(config), pretrained, models, frame)
 
 
 # --------------------------------------------------------------------------- CLI
+
+
+#: columns a resumed CSV must hold (besides ``config_key``)
+RESUME_COLUMNS = ("strategy", "seed", "train_accuracy", "test_accuracy", "nonzero", "neurons", "feature_capacity",
+                  "mean_cosine")
+
+
+def read_resumed_csv(path: Path, keys, *, prog: str) -> pd.DataFrame | None:
+    """The rows of an earlier run kept in ``path``, or None (recompute) when the file is
+    unreadable or does not hold exactly the configs ``keys`` with the expected columns
+    (a damaged file, or one written for other settings, is never reused silently)."""
+    try:
+        frame = pd.read_csv(path)
+    except (OSError, ValueError) as exc:  # pandas' parser and empty-file errors are ValueErrors
+        reason = f"unreadable ({' '.join(str(exc).split())[:120]})"
+    else:
+        missing = [c for c in ("config_key", *RESUME_COLUMNS) if c not in frame.columns]
+        if missing:
+            reason = f"lacks columns {missing}"
+        elif set(frame["config_key"].astype(str)) != set(keys):
+            reason = "holds the results of other settings"
+        elif frame[["strategy", "seed", "train_accuracy", "test_accuracy", "nonzero", "neurons"]].isna().any().any():
+            reason = "has empty cells"
+        else:
+            return frame
+    print(f"{prog}: note: {path} {reason}; recomputing it", file=sys.stderr)
+    return None
 
 
 def _format_summary(frame: pd.DataFrame) -> str:
@@ -491,8 +558,9 @@ def main(argv: list[str] | None = None) -> int:
         pending = []
         for c in configs:
             path = out / f"{config_key(c)}.csv" if out else None
-            if path is not None and path.exists():
-                frames.append(pd.read_csv(path))
+            old = read_resumed_csv(path, {config_key(c)}, prog="dnf_experiment") if path is not None and path.exists() else None
+            if old is not None:
+                frames.append(old)
             else:
                 pending.append(c)
         size = args.group_size or max(len(pending), 1)

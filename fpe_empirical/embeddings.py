@@ -26,7 +26,9 @@ from __future__ import annotations
 import json
 import math
 import os
+import struct
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -121,12 +123,13 @@ def _validate(arrays: dict[str, np.ndarray], where: str, n_classes: int | None) 
         n_classes = hi + 1
     if lo < 0 or hi >= n_classes:
         raise ValueError(f"{where}: labels must lie in 0..n_classes-1 = 0..{n_classes - 1}, got range {lo}..{hi}")
-    present = np.bincount(out["y_train"], minlength=n_classes) > 0
-    if not present.all():
-        absent = np.flatnonzero(~present)
-        shown = absent[:10].tolist()
+    # np.unique, not a bincount of n_classes bins: a damaged label of 2**40 must not
+    # allocate terabytes before it is reported
+    present = np.unique(out["y_train"])
+    if present.size != n_classes:
+        shown = np.setdiff1d(np.arange(min(n_classes, present.size + 10)), present)[:10].tolist()
         raise ValueError(
-            f"{where}: every class 0..{n_classes - 1} must occur in y_train; {absent.size} never do "
+            f"{where}: every class 0..{n_classes - 1} must occur in y_train; {n_classes - present.size} never do "
             f"(first: {shown}); labels must be 0-based and contiguous"
         )
     if n_classes < 2:
@@ -148,7 +151,8 @@ def _read_npz(path: Path, where: str) -> tuple[dict[str, np.ndarray], dict[str, 
     if not zipfile.is_zipfile(path):
         raise ValueError(f"{where}: not a readable .npz file (not a zip archive of named arrays)")
     try:
-        with np.load(path, allow_pickle=False) as z:
+        # our own handle: np.load leaks the one it opens when a damaged archive makes it fail
+        with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as z:
             names = list(z.files)
             arrays = {}
             for k in names:
@@ -156,7 +160,16 @@ def _read_npz(path: Path, where: str) -> tuple[dict[str, np.ndarray], dict[str, 
                     arrays[k] = z[k]
                 except ValueError as exc:  # object arrays need pickle: refused
                     raise ValueError(f"{where}: array {k!r} cannot be read without pickle ({exc}); store plain numeric arrays") from None
-    except (zipfile.BadZipFile, EOFError, OSError) as exc:
+                if not isinstance(arrays[k], np.ndarray):  # numpy hands back the raw bytes of a non-.npy member
+                    raise ValueError(f"{where}: member {k!r} is not a .npy array")
+    except (zipfile.BadZipFile, EOFError, OSError, NotImplementedError, RuntimeError, zlib.error, struct.error,
+            OverflowError, MemoryError) as exc:
+        # what zipfile and numpy raise on damaged archives (unknown flags, "encrypted"
+        # members, bad deflate streams, headers claiming absurd shapes)
+        raise ValueError(f"{where}: not a readable .npz file ({type(exc).__name__}: {exc})") from None
+    except ValueError as exc:  # a damaged archive numpy does not recognise as one
+        if str(exc).startswith(where):
+            raise
         raise ValueError(f"{where}: not a readable .npz file ({exc})") from None
     extra: dict[str, Any] = {}
     if "meta" in arrays:
@@ -194,7 +207,10 @@ def _read_safetensors(path: Path, where: str) -> tuple[dict[str, np.ndarray], di
     if "meta" in header:
         extra["meta"] = _parse_meta(header["meta"], where)
     if "class_names" in header:
-        names = json.loads(header["class_names"])
+        try:
+            names = json.loads(header["class_names"])
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{where}: class_names metadata must be a JSON list of strings ({exc})") from None
         if not isinstance(names, list) or not all(isinstance(s, str) for s in names):
             raise ValueError(f"{where}: class_names metadata must be a JSON list of strings")
         extra["class_names"] = tuple(names)

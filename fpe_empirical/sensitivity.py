@@ -35,7 +35,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .dnf_experiment import DNFExperiment, train_dnf_many
+from .config import config_key
+from .dnf_experiment import DNFExperiment, read_resumed_csv, train_dnf_many
 
 #: the a-priori defaults the sweep is centred on (``DNFExperiment()`` before the sweep; the
 #: rule moved ``n_samples`` to 40,000 afterwards, see docs/dnf_defaults.md)
@@ -112,10 +113,13 @@ def run_sensitivity(
     todo: dict[tuple, list[tuple[str, str, list[DNFExperiment]]]] = {}
     for param, label, over in settings:
         fname = path(label)
-        if fname is not None and fname.exists():
-            done[label] = pd.read_csv(fname)
-            continue
         configs = [dataclasses.replace(base, seed=s, **over) for s in seeds]
+        if fname is not None and fname.exists():
+            # reused only when it holds exactly these configs (seeds, epochs, ... included)
+            old = read_resumed_csv(fname, {config_key(c) for c in configs}, prog="sensitivity")
+            if old is not None:
+                done[label] = old
+                continue
         c = configs[0]
         # settings the batched trainer can stack together run in one call (l1 and the data
         # ranges are per member; lr, weight decay and the training-set size are not)

@@ -349,28 +349,44 @@ class ResultStore:
             payload = doc["payload"]
             ok = isinstance(doc, dict) and set(doc) == {"checksum", "payload"}
             ok = ok and doc["checksum"] == _checksum(_canonical_bytes(payload))
-        except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
-            raise CorruptResultError(f"{path}: not a complete result file ({exc})") from None
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError, RecursionError) as exc:
+            # RecursionError: a maliciously deep document
+            raise CorruptResultError(f"{path}: not a complete result file ({type(exc).__name__}: {str(exc)[:200]})") from None
         if not ok:
             raise CorruptResultError(f"{path}: checksum mismatch (file damaged or edited)")
+        if not isinstance(payload, dict):
+            raise CorruptResultError(f"{path}: the payload is not a JSON object")
         if payload.get("format") != FORMAT or payload.get("key") != key:
             raise CorruptResultError(f"{path}: holds key {payload.get('key')!r}, not {key!r}")
         if payload.get("format_version") != FORMAT_VERSION:
             raise CorruptResultError(f"{path}: unknown format version {payload.get('format_version')!r}")
         try:
             frame = _decode_frame(payload["metrics"])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise CorruptResultError(f"{path}: unreadable metrics ({exc})") from None
-        config = _unjson(payload["config"])
-        order = payload.get("field_order", [])
-        config = {**{k: config[k] for k in order if k in config}, **config}  # declaration order
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
+            raise CorruptResultError(f"{path}: unreadable metrics ({type(exc).__name__}: {str(exc)[:200]})") from None
+        # a payload sealed with a valid checksum by a foreign or buggy writer can still have
+        # the wrong shape: refuse it as corrupt rather than fail inside the reader
+        try:
+            config = _unjson(payload["config"])
+            order = payload.get("field_order", [])
+            if not isinstance(config, dict) or not isinstance(order, list):
+                raise TypeError("config must be an object and field_order a list")
+            config = {**{k: config[k] for k in order if isinstance(k, str) and k in config}, **config}  # declaration order
+            kind, code_version = payload["kind"], payload["code_version"]
+            if not isinstance(kind, str) or isinstance(code_version, bool) or not isinstance(code_version, int):
+                raise TypeError("kind must be a string and code_version an integer")
+            prov = _unjson(payload["provenance"])
+            if not isinstance(prov, dict):
+                raise TypeError("provenance must be an object")
+        except (KeyError, TypeError) as exc:
+            raise CorruptResultError(f"{path}: malformed payload ({exc})") from None
         return StoredResult(
             key=key,
-            kind=payload["kind"],
-            code_version=payload["code_version"],
+            kind=kind,
+            code_version=code_version,
             config=config,
             frame=frame,
-            provenance=_unjson(payload["provenance"]),
+            provenance=prov,
         )
 
     def get(self, config_or_key: Any) -> StoredResult:

@@ -424,8 +424,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for module in args.imports:
             try:
                 importlib.import_module(module)
-            except ImportError as exc:
-                raise ValueError(f"--import {module}: {exc}") from None
+            except (ImportError, ValueError, TypeError) as exc:  # also '' and relative names
+                raise ValueError(f"--import {module!r}: {exc}") from None
         if args.list:
             for grid in list_grids():
                 print(f"{grid.name:16s} {grid.description}")

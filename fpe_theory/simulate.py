@@ -103,11 +103,35 @@ class SimulationResult:
 
     @classmethod
     def from_dict(cls, d: dict) -> "SimulationResult":
-        return _result_from_histograms(
-            d["n_clauses"], d["clause_size"], d["alpha"], d["n_parents"], d["model"], d["layout"],
-            d["trials"], d["seed"], np.asarray(d["missed_histogram"], dtype=np.int64),
-            np.asarray(d["first_cover_histogram"], dtype=np.int64),
-            np.asarray(d["collisions_histogram"], dtype=np.int64), int(d["clause0_covered"]))
+        """Inverse of ``to_dict``; a dict whose histograms do not fit its config and trial
+        count (a damaged or edited file) is a ``ValueError``, never a silently wrong result."""
+        if not isinstance(d, dict):
+            raise TypeError(f"a stored simulation must be a dict, got {type(d).__name__}")
+        cfg = check_config(d["n_clauses"], d["clause_size"], d["alpha"])
+        n_par = check_int("n_parents", d["n_parents"], minimum=1)
+        trials = check_int("trials", d["trials"], minimum=1)
+        model = check_choice("model", d["model"], SIM_MODELS)
+        layout = check_choice("layout", d["layout"], LAYOUTS)
+        seed = check_seed(d["seed"])
+
+        def hist(name: str, size: int | None) -> np.ndarray:
+            v = d[name]
+            if not isinstance(v, list) or not all(isinstance(x, int) and not isinstance(x, bool) for x in v):
+                raise ValueError(f"{name} must be a list of integers")
+            h = np.asarray(v, dtype=np.int64) if v else np.zeros(0, np.int64)
+            if (size is not None and h.size != size) or h.size == 0 or (h < 0).any() or int(h.sum()) != trials:
+                raise ValueError(f"{name} does not fit the config (size {h.size}, total {int(h.sum())} "
+                                 f"for {trials} trials): damaged")
+            return h
+
+        missed = hist("missed_histogram", cfg.n_clauses + 1)
+        first = hist("first_cover_histogram", n_par + 2)
+        coll = hist("collisions_histogram", None)
+        c0 = check_int("clause0_covered", d["clause0_covered"], minimum=0)
+        if c0 > trials:
+            raise ValueError(f"clause0_covered must be <= trials = {trials}, got {c0}")
+        return _result_from_histograms(cfg.n_clauses, cfg.clause_size, cfg.alpha, n_par, model, layout,
+                                       trials, seed, missed, first, coll, c0)
 
 
 def _exchangeable(model: str, layout: str) -> bool:
@@ -395,16 +419,31 @@ def _load_previous(path: str, meta: dict) -> dict:
         if data.get("version") != STORE_VERSION:
             return {}
         out = {}
+        bad = 0
         for row in data.get("rows", []):
-            sim = row["simulation"]
-            key = (sim["model"], sim["layout"], sim["n_clauses"], sim["clause_size"], sim["alpha"],
-                   sim["n_parents"], sim["trials"], sim["seed"])
-            out[key] = SimulationResult.from_dict(sim)
+            try:
+                sim = row["simulation"]
+                if "sha256" in row and row["sha256"] != _row_digest(sim):
+                    raise ValueError("checksum mismatch")
+                key = (sim["model"], sim["layout"], sim["n_clauses"], sim["clause_size"], sim["alpha"],
+                       sim["n_parents"], sim["trials"], sim["seed"])
+                out[key] = SimulationResult.from_dict(sim)
+            except (ValueError, KeyError, TypeError):
+                bad += 1  # a damaged row is simulated again; the others are kept
+        if bad:
+            sys.stderr.write(f"{PROG}: note: ignoring {bad} damaged row(s) of previous results in {path!r}\n")
         return out
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, AttributeError):
         # a corrupt or foreign file is not trusted (and not overwritten until new rows exist)
         sys.stderr.write(f"{PROG}: note: ignoring unreadable previous results in {path!r}\n")
         return {}
+
+
+def _row_digest(sim: dict) -> str:
+    """sha256 of a stored simulation (canonical JSON): a damaged or edited row is not reused."""
+    import hashlib
+
+    return hashlib.sha256(json.dumps(sim, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
 def _atomic_write(path: str, text: str) -> None:
@@ -419,7 +458,8 @@ def _atomic_write(path: str, text: str) -> None:
 
 
 def _row_dict(row: Row, level_family: float | None) -> dict:
-    d = {"simulation": row.result.to_dict(),
+    sim = row.result.to_dict()
+    d = {"simulation": sim, "sha256": _row_digest(sim),
          "exact": {"p_all_covered": row.exact_all, "p_clause_covered": row.exact_clause,
                    "mean_collisions": row.exact_coll},
          "paper": {"p_all_covered": row.paper_all, "p_clause_covered": row.paper_clause,
@@ -511,7 +551,8 @@ def _main(argv: Sequence[str] | None) -> int:
             if args.json:  # checkpoint: a killed run resumes from here
                 _atomic_write(args.json, json.dumps(
                     {"version": STORE_VERSION, "meta": meta, "complete": False,
-                     "rows": [{"simulation": v.to_dict()} for v in stored.values()]}) + "\n")
+                     "rows": [{"simulation": s, "sha256": _row_digest(s)}
+                              for s in (v.to_dict() for v in stored.values())]}) + "\n")
         rows.append(_closed_forms_row(res))
     if bar is not None:
         bar.close()
