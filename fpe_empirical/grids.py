@@ -139,7 +139,10 @@ def expand_block(block: dict[str, Any], *, where: str = "grid") -> list:
     kind = block["kind"]
     if not isinstance(kind, str):
         raise TypeError(f"{where}.kind must be a string, got {type(kind).__name__}")
-    _import_kind(kind)
+    try:
+        _import_kind(kind)
+    except ValueError as exc:  # say which file (and block) names the unknown kind
+        raise ValueError(f"{where}: {exc}") from None
     fixed = block.get("fixed", {})
     vary = block.get("vary", {})
     extra = block.get("configs", [])
@@ -181,7 +184,10 @@ def expand_block(block: dict[str, Any], *, where: str = "grid") -> list:
 
 def _parse_file(path: Path) -> Any:
     suffix = path.suffix.lower()
-    text = path.read_text()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"grid file {path} is not UTF-8 text ({exc})") from None
     if suffix == ".json":
         try:
             return json.loads(text)

@@ -266,14 +266,15 @@ STORE_VERSION = 1
 
 
 def _int_list(text: str) -> tuple[int, ...]:
-    from .cli_errors import CLIError
+    import argparse
 
+    # ArgumentTypeError: argparse then names the option ("argument --clauses: ...")
     try:
         vals = tuple(int(x) for x in text.split(",") if x.strip())
     except ValueError:
-        raise CLIError(f"expected a comma-separated list of integers, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected a comma-separated list of integers, got {text!r}") from None
     if not vals:
-        raise CLIError(f"expected a comma-separated list of integers, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected a comma-separated list of integers, got {text!r}")
     return vals
 
 

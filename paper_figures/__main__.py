@@ -193,7 +193,7 @@ def _main(argv: Sequence[str] | None) -> int:
         raise ValueError(f"--store directory {args.store} does not exist (run without --no-run to create it)")
 
     from fpe_empirical import profiles
-    from fpe_empirical.store import ResultStore
+    from fpe_empirical.store import CorruptResultError, ResultStore
 
     from .common import Context, MissingResults
 
@@ -220,6 +220,10 @@ def _main(argv: Sequence[str] | None) -> int:
         except MissingResults as exc:
             failed[name] = str(exc)
             _say(f"  {name} not drawn: {exc}")
+            continue
+        except CorruptResultError as exc:  # damaged store files (--no-run): data, not a bug: no traceback
+            failed[name] = f"{exc} (run without --no-run to recompute them)"
+            _say(f"  {name} not drawn: {' '.join(failed[name].split())}")
             continue
         except RuntimeError as exc:  # an experiment run failed (recorded in the store)
             failed[name] = str(exc)
