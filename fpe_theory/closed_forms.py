@@ -121,6 +121,8 @@ def _log_p(cfg: Config) -> float:
 
 def _log_unit_cover(cfg: Config, model: str) -> float:
     """log p_u: p (independent unit) or alpha·p (partition parent)."""
+    if model == "partition" and cfg.clause_size == 1:
+        return 0.0  # alpha·d/n = 1 exactly: every parent covers a one-literal clause (logs would round)
     lp = _log_p(cfg)
     return lp if model == "independent" else math.log(cfg.alpha) + lp
 
@@ -190,7 +192,15 @@ def _float_closed_form(value, requested, scalar, reason="log-space float closed 
     if log:
         slack = np.where(np.isfinite(val), FLOAT_REL_BOUND * np.maximum(np.abs(val), 1.0), 0.0)
     else:
-        slack = FLOAT_REL_BOUND * np.abs(val)
+        # a value exp(x) from log space carries the exponent's absolute error, ~|x| ulps:
+        # relative slack FLOAT_REL_BOUND * max(1, |log value|) (measured: 1.5e-12 at |x| = 466)
+        with np.errstate(divide="ignore"):
+            mag = np.abs(np.log(np.where(val > 0, val, 1.0)))
+        # plus a few subnormal ulps: a value that underflowed (to 0 or a subnormal) is
+        # still bounded above by the bound (these values are all >= 0)
+        slack = FLOAT_REL_BOUND * np.abs(val) * np.maximum(mag, 1.0) + 4 * np.nextafter(0.0, 1.0)
+        return _info(requested, used or ("closed-form" if requested == "exact" else requested), reason,
+                     np.maximum(val - slack, 0.0), val + slack, scalar)
     return _info(requested, used or ("closed-form" if requested == "exact" else requested), reason,
                  val - slack, val + slack, scalar)
 
