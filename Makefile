@@ -18,9 +18,13 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -m pip install --quiet -e '.[all]'
 	touch $(STAMP)
 
-# main job: the theory bound checks (extended to figures and validation as they land)
+# main job: the theory bound checks, every figure and table of the paper, and the claims
+# ledger, all from one result store (PROFILE=paper for the paper's schedules: hours)
 run: $(STAMP)
 	$(BIN)/python -m fpe_theory.simulate --quick
+	$(BIN)/python -m paper_figures --profile $(PROFILE) --store $(OUT)/store --out $(OUT)/figures
+	$(BIN)/python -m validation --profile $(PROFILE) --store $(OUT)/store --out $(OUT)/validation
+	@echo "figures: $(OUT)/figures/index.md; claims: $(OUT)/validation/report.md"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
