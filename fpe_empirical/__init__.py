@@ -61,7 +61,11 @@ def __getattr__(name: str):
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'fpe_empirical' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    mod = importlib.import_module(f"{__name__}.{module}")
+    # ``train`` names a submodule too: hand out the (callable) module, so that
+    # ``import fpe_empirical.train as t`` still finds ``t.TrainSettings`` after
+    # ``fpe_empirical.train`` was looked up (caching the function used to shadow the module)
+    value = mod if module == name else getattr(mod, name)
     globals()[name] = value
     return value
 

@@ -34,7 +34,11 @@ def __getattr__(name: str):
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'fpe_theory' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    mod = importlib.import_module(f"{__name__}.{module}")
+    # ``simulate`` names a submodule too: hand out the (callable) module, so that
+    # ``import fpe_theory.simulate as sim`` still finds ``sim.main`` after ``fpe_theory.simulate``
+    # was looked up (caching the function here used to shadow the module)
+    value = mod if module == name else getattr(mod, name)
     globals()[name] = value
     return value
 
