@@ -7,6 +7,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PROFILE ?= quick
 OUT    ?= results
+# e.g. WORKERS=2: train the missing runs on a local Dask cluster of that many processes
+WORKERS ?=
 
 .PHONY: install run test test-all bench clean
 
@@ -22,7 +24,7 @@ $(STAMP): pyproject.toml Makefile
 # ledger, all from one result store (PROFILE=paper for the paper's schedules: hours)
 run: $(STAMP)
 	$(BIN)/python -m fpe_theory.simulate --quick
-	$(BIN)/python -m paper_figures --profile $(PROFILE) --store $(OUT)/store --out $(OUT)/figures
+	$(BIN)/python -m paper_figures --profile $(PROFILE) --store $(OUT)/store --out $(OUT)/figures $(if $(WORKERS),--workers $(WORKERS))
 	$(BIN)/python -m validation --profile $(PROFILE) --store $(OUT)/store --out $(OUT)/validation
 	@echo "figures: $(OUT)/figures/index.md; claims: $(OUT)/validation/report.md"
 
