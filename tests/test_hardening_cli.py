@@ -126,6 +126,8 @@ def bad_int_list(minimum: int):
 @CLI_FUZZ
 @given(data=st.data())
 def test_simulate_cli_bad_options(tmp_path_factory, data):
+    """simulate: trials/seed/threads/clause-size out of range or not integers, bad lists, family-alpha
+    outside (0, 1), unknown names, unwritable outputs; each named on one stderr line."""
     import numba
 
     tmp = tmp_path_factory.mktemp("sim")
@@ -167,6 +169,8 @@ def test_simulate_cli_bad_options(tmp_path_factory, data):
 @CLI_FUZZ
 @given(data=st.data())
 def test_sweep_cli_bad_options(tmp_path_factory, data):
+    """sweep: chunk-size/retries/threads/workers out of range or not integers, a store that is a file,
+    unknown grids and modules to import, two backends at once."""
     from fpe_empirical.sweep import main
 
     tmp = tmp_path_factory.mktemp("sweep")
@@ -316,6 +320,8 @@ SENS_BASE = ["--seeds", "0", "--params", "lr", "--pretrain-epochs", "0", "--spli
 @CLI_FUZZ
 @given(data=st.data())
 def test_sensitivity_cli_bad_options(tmp_path_factory, data):
+    """sensitivity: bad seeds, unknown knobs, negative epochs, odd or tiny sample counts, unknown backends,
+    an --out that is a file (the valid base is a 0-epoch run)."""
     from fpe_empirical.sensitivity import VARIATIONS, main
 
     tmp = tmp_path_factory.mktemp("sens")
@@ -347,6 +353,8 @@ DNF_BASE = ["--seeds", "0", "--n-clauses", "2", "--clause-size", "2", "--hidden"
 @CLI_FUZZ
 @given(data=st.data())
 def test_dnf_experiment_cli_bad_options(tmp_path_factory, data):
+    """dnf_experiment: every numeric option out of range or unparsable, unknown strategies/backends, alpha
+    larger than the literals, outputs that are files."""
     from fpe_empirical.dnf_experiment import main
 
     tmp = tmp_path_factory.mktemp("dnfcli")
@@ -397,6 +405,9 @@ def _broken_file(tmp: Path, case, fmt: str) -> Path:
 @CLI_FUZZ
 @given(data=st.data())
 def test_embedding_experiment_cli_bad_options(tmp_path_factory, data):
+    """embedding_experiment: numeric options out of range, unknown strategies/backends, an --out that is a
+    directory, and missing, misnamed or broken embedding files (NaN/inf, shapes, labels, metadata,
+    pickles)."""
     from fpe_empirical.embedding_experiment import main
 
     tmp = tmp_path_factory.mktemp("embcli")
@@ -438,6 +449,8 @@ def test_embedding_experiment_cli_bad_options(tmp_path_factory, data):
 @CLI_FUZZ
 @given(data=st.data())
 def test_validation_cli_bad_options(tmp_path_factory, data):
+    """validation: unknown profile or claim ids, --out/--store that are files, missing/misnamed/broken
+    embedding files; --no-run, so nothing trains."""
     from validation.__main__ import main
 
     tmp = tmp_path_factory.mktemp("val")
@@ -496,6 +509,8 @@ def test_paper_figures_cli_bad_options(tmp_path_factory, data):
 @settings(max_examples=30)
 @given(width=bad_int(200), which=st.sampled_from(["width", "src", "script"]))
 def test_paper_figures_docs_and_scripts_bad_input(tmp_path_factory, width, which):
+    """paper_figures.docs (--width, --src) and a standalone figure script (a store that does not exist)
+    exit 2 with one line."""
     from paper_figures import docs
     from paper_figures.common import script_main
 

@@ -62,6 +62,8 @@ def _same_simulation(a, b):
 @settings(max_examples=25, deadline=None)
 @given(case=sim_cases())
 def test_simulation_bit_identical_for_1_and_2_threads(case):
+    """Random configurations, models, layouts, trial counts and seeds (up to 2**64 - 1): 1 thread, 2
+    threads and the default give the same histograms; sample_masks is reproducible."""
     import numba
 
     c, k, alpha, n_par, model, layout, trials, seed = case

@@ -279,6 +279,8 @@ def test_exact_prob_all_covered_at_extremes(cfg, model):
 @settings(max_examples=25, deadline=None)
 @given(cfg=extreme_configs(), model=st.sampled_from(["independent", "partition"]))
 def test_exact_prob_all_covered_random_extremes(cfg, model):
+    """The exact P(some clause missed) at random extreme configurations against the independent mpmath
+    inclusion-exclusion (the ~10 s cases are replaced by a cheaper corner)."""
     C, k, alpha = cfg
     if C > 2**22 and model == "independent" and k < 8:
         # the exact engine needs ~10 s for each of these (checked at the corners below)

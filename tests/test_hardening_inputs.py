@@ -13,8 +13,6 @@ objects), so no example is filtered away.
 from __future__ import annotations
 
 import collections
-import math
-from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -203,6 +201,7 @@ def test_min_parents_rejects_bad_parameters(param, data):
 @MANY
 @given(param=st.sampled_from(["n_clauses", "n_parents"]), data=st.data())
 def test_dense_collisions_rejects_bad_parameters(param, data):
+    """dense_collisions: n_clauses and n_parents broken one at a time."""
     args = [8, 8]
     args[0 if param == "n_clauses" else 1] = data.draw(bad_count(1) if param == "n_clauses" else bad_n_parents())
     rejects("fpe_theory", param, ft.dense_collisions, *args)
@@ -283,6 +282,7 @@ def test_simulate_rejects_bad_parameters(param, data):
 @MANY
 @given(param=st.sampled_from(["n_parents", "seed", "trial", "model", "layout"]), data=st.data())
 def test_sample_masks_rejects_bad_parameters(param, data):
+    """sample_masks: n_parents, seed (incl. >= 2**64), trial and names broken one at a time."""
     strat = {"n_parents": bad_count(1), "seed": st.one_of(bad_count(0), st.integers(min_value=2**64)),
              "trial": bad_count(0), "model": bad_name(("independent", "partition", "two_four")),
              "layout": bad_name(("contiguous", "shuffled"))}[param]
@@ -353,6 +353,7 @@ def test_make_dnf_dataset_rejects_bad_parameters(param, data):
 @MANY
 @given(param=st.sampled_from(["test_fraction", "seed"]), data=st.data())
 def test_load_digits_data_rejects_bad_parameters(param, data):
+    """load_digits_data: test_fraction outside (0, 1) or not a number; seed not an integer >= 0."""
     value = data.draw(bad_open_unit() if param == "test_fraction" else bad_count(0))
     rejects("fpe_empirical.data", param, fe.load_digits_data, **{param: value})
 
@@ -361,6 +362,7 @@ def test_load_digits_data_rejects_bad_parameters(param, data):
 @MANY
 @given(param=st.sampled_from(["in_features", "out_features", "bias"]), data=st.data())
 def test_masked_linear_rejects_bad_parameters(param, data):
+    """MaskedLinear: sizes not integers >= 1, bias not a bool."""
     kwargs = dict(in_features=3, out_features=2)
     kwargs[param] = data.draw(bad_bool() if param == "bias" else bad_count(1))
     rejects("fpe_empirical.models", param, fe.MaskedLinear, **kwargs)
@@ -378,6 +380,8 @@ def bad_hidden():
 @MANY
 @given(param=st.sampled_from(["in_features", "hidden", "out_features", "layernorm", "bias"]), data=st.data())
 def test_mlp_rejects_bad_parameters(param, data):
+    """MLP: sizes not integers >= 1, hidden not an int or a list of them (bytes, None, floats, empty lists,
+    bad entries), layernorm/bias not bools."""
     kwargs = dict(in_features=3, hidden=[2], out_features=2)
     kwargs[param] = data.draw({"hidden": bad_hidden(), "layernorm": bad_bool(), "bias": bad_bool()}.get(param, bad_count(1)))
     rejects("fpe_empirical.models", param, fe.MLP, **kwargs)
@@ -462,6 +466,8 @@ def test_split_support_rejects_bad_parameters(mlp8, param, data):
 @MANY
 @given(which=st.sampled_from(["clauses", "support", "layer", "use"]), data=st.data())
 def test_measure_coverage_rejects_bad_parameters(mlp8, which, data):
+    """measure_coverage: ragged/float/out-of-range clauses, non-bool or non-2-D supports, bad layer indices
+    and use names."""
     clauses = [[0, 1], [2, 3], [4, 5], [6, 7]]
     if which == "clauses":
         bad = data.draw(st.one_of(st.none(), st.text(max_size=3), st.just([]), st.just([[0, 1], [2]]),
@@ -504,12 +510,14 @@ def test_metrics_reject_bad_weights(weight, fn):
 @given(groups=st.one_of(st.integers(), st.none().map(lambda _: 5.5), st.just([None]), st.just([[]]), st.just([[0.5]]),
                         st.just([[0, 3]]), st.just([[-1]]), st.just([["a"]]), st.just([[[0]]]), st.just(object())))
 def test_feature_capacity_rejects_bad_groups(groups):
+    """feature_capacity: groups that are not sequences of in-range integer index lists."""
     rejects("fpe_empirical.metrics", "groups", fe.feature_capacity, np.ones((2, 3)), groups)
 
 
 @MANY
 @given(absolute=bad_bool())
 def test_mean_cosine_absolute_must_be_bool(absolute):
+    """mean_cosine_similarity: absolute must be a bool (a truthy string silently switched it on)."""
     rejects("fpe_empirical.metrics", "absolute", fe.mean_cosine_similarity, np.eye(3), absolute=absolute)
 
 
@@ -527,6 +535,7 @@ def test_relative_improvement_rejects_non_finite(which, bad):
 @MANY
 @given(dense=st.one_of(st.floats(max_value=0.0), st.just([0.5, 0.0])))
 def test_relative_improvement_rejects_non_positive_dense(dense):
+    """relative_improvement: a dense accuracy <= 0 anywhere in an array."""
     rejects("fpe_empirical.metrics", "dense_accuracy", fe.relative_improvement, 0.5, dense)
 
 
@@ -534,6 +543,8 @@ def test_relative_improvement_rejects_non_positive_dense(dense):
 @MANY
 @given(param=st.sampled_from(["epochs", "batch_size", "lr", "weight_decay", "l1"]), data=st.data())
 def test_train_settings_reject_bad_fields(param, data):
+    """TrainSettings: epochs/batch_size not integers in range; lr/weight_decay/l1 negative, NaN, inf or not
+    numbers (lr also 0)."""
     strat = {"epochs": bad_count(0), "batch_size": bad_count(1), "lr": bad_nonneg_float(positive=True),
              "weight_decay": bad_nonneg_float(), "l1": bad_nonneg_float()}[param]
     kwargs = dict(epochs=1)
@@ -576,6 +587,8 @@ def test_train_rejects_bad_parameters(param, data):
 @FEW
 @given(param=st.sampled_from(["fraction", "seed", "layers"]), data=st.data())
 def test_rewire_rejects_bad_parameters(mlp8, param, data):
+    """rewire_: fraction outside [0, 1] or not a number, bad seeds, layer lists that are not distinct in-
+    range ints."""
     model = fe.fpe_expand(mlp8, 2, seed=1)
     kwargs = dict(fraction=0.1, seed=0)
     if param == "fraction":
@@ -608,6 +621,8 @@ DNF_FIELDS = {
 @FEW
 @given(param=st.sampled_from(sorted(DNF_FIELDS)), data=st.data())
 def test_dnf_experiment_rejects_bad_fields(param, data):
+    """DNFExperiment: every field broken one at a time (the config validates what the run would only find
+    later)."""
     rejects("fpe_empirical.configs", param, fe.DNFExperiment, **{param: data.draw(DNF_FIELDS[param])})
 
 
@@ -639,6 +654,8 @@ EMB_FIELDS = {
 @FEW
 @given(param=st.sampled_from(sorted(EMB_FIELDS)), data=st.data())
 def test_embedding_experiment_rejects_bad_fields(param, data):
+    """EmbeddingExperiment: every field broken one at a time, including datasets that do not exist or are
+    not embedding files."""
     rejects("fpe_empirical.configs", param, fe.EmbeddingExperiment, **{param: data.draw(EMB_FIELDS[param])})
 
 
@@ -646,6 +663,7 @@ def test_embedding_experiment_rejects_bad_fields(param, data):
 @given(param=st.sampled_from(["strategy", "replicates", "n_clauses", "hidden", "seed", "lr", "test_fraction"]),
        data=st.data())
 def test_coverage_experiment_rejects_bad_fields(param, data):
+    """CoverageExperiment: its own fields and the DNF fields it shares."""
     strat = {"strategy": bad_name(("random", "clause", "gram", "two_four")), "replicates": bad_count(1),
              "lr": bad_nonneg_float(positive=True), "test_fraction": bad_open_unit(),
              "n_clauses": bad_count(1), "hidden": bad_count(1), "seed": bad_count(0)}[param]
@@ -655,6 +673,7 @@ def test_coverage_experiment_rejects_bad_fields(param, data):
 @MANY
 @given(value=OTHER)
 def test_run_and_config_key_reject_non_configs(value):
+    """run / config_key / run_many refuse anything that is not a registered experiment config."""
     rejects("fpe_empirical.configs", "config", fe.run, value)
     rejects("fpe_empirical.configs", "config", fe.config_key, value)
     rejects("fpe_empirical.configs", ("config",), fe.run_many, [value])
@@ -663,6 +682,7 @@ def test_run_and_config_key_reject_non_configs(value):
 @MANY
 @given(value=st.one_of(st.none(), st.integers(), st.floats(), st.just(object())))
 def test_run_many_needs_a_sequence(value):
+    """run_many refuses non-iterables with a message naming configs."""
     rejects("fpe_empirical.configs", "configs", fe.run_many, value)
 
 
@@ -702,6 +722,7 @@ def test_store_key_rejects_bad_keys(tmp_path_factory, key):
 @MANY
 @given(param=st.sampled_from(["threads", "layout"]), data=st.data())
 def test_to_sparse_rejects_bad_parameters(mlp8, param, data):
+    """to_sparse: threads not an integer >= 1, unknown layouts."""
     value = data.draw(bad_count(1) if param == "threads" else bad_name(("auto", "ell", "csr", "dense")))
     rejects("fpe_empirical.sparse", param, fe.to_sparse, mlp8, **{param: value})
 
@@ -709,6 +730,7 @@ def test_to_sparse_rejects_bad_parameters(mlp8, param, data):
 @MANY
 @given(path=st.one_of(st.none(), st.integers(), st.just(object())), threads=bad_count(1))
 def test_sparse_load_rejects_bad_parameters(tmp_path_factory, mlp8, path, threads):
+    """SparseMLP.load: a path that is not a path, threads not an integer >= 1 (checked before reading)."""
     good = tmp_path_factory.getbasetemp() / "sparse-ok.safetensors"
     if not good.exists():
         fe.to_sparse(mlp8).save(good)

@@ -23,7 +23,6 @@ import ast
 import collections
 import io
 import json
-import os
 import pickle
 import zipfile
 from dataclasses import dataclass
@@ -33,7 +32,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import fpe_empirical as fe
