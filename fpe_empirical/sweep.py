@@ -301,7 +301,9 @@ def _dask_client(workers: int | None, scheduler: str | None, client: Any) -> Ite
         n_workers=workers,
         threads_per_worker=1,
         processes=True,
-        dashboard_address=None,
+        # None still serves the dashboard on :8787 and warns when that port is taken (a
+        # second sweep, a notebook's cluster); ":0" takes any free port, silently
+        dashboard_address=":0",
         silence_logs=40,  # logging.ERROR
     ) as cluster, Client(cluster) as c:
         yield c, threads

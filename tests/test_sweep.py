@@ -396,7 +396,7 @@ def test_dask_existing_scheduler_address(tmp_path):
     1-worker cluster inside this test process; the CLI is a separate process)."""
     from dask.distributed import LocalCluster
 
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, protocol="tcp", dashboard_address=None) as cluster:
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, protocol="tcp", dashboard_address=":0") as cluster:
         proc = _cli("sweep-test-grid", "--store", str(tmp_path), "--scheduler", cluster.scheduler_address)
     assert proc.returncode == 0, proc.stderr
     assert "6 ran, 0 failed (dask," in proc.stdout
