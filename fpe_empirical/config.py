@@ -56,11 +56,24 @@ def _canonical(value: Any) -> Any:
     raise TypeError(f"config values must be JSON-like, got {type(value).__name__}")
 
 
+def _as_declared(annotation: Any, value: Any) -> Any:
+    """An int given for a field declared ``float`` (or ``tuple[float, ...]``) as that float,
+    so that ``lr=1`` (e.g. ``lr = 1`` in a TOML grid) and ``lr=1.0`` name one result."""
+    ann = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", str(annotation))
+    ann = ann.replace(" ", "")
+    if ann in ("float", "float|None") and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if ann.startswith("tuple[float") and isinstance(value, (tuple, list)):
+        return type(value)(float(v) if isinstance(v, int) and not isinstance(v, bool) else v for v in value)
+    return value
+
+
 def config_to_dict(config: Any, *, only_changed: bool = False) -> dict[str, Any]:
-    """Fields of ``config`` as a JSON-ready dict (optionally only non-default ones)."""
+    """Fields of ``config`` as a JSON-ready dict (optionally only non-default ones); ints in
+    fields declared float are written as floats (one key per value, however spelled)."""
     out = {}
     for f in dataclasses.fields(config):
-        value = getattr(config, f.name)
+        value = _as_declared(f.type, getattr(config, f.name))
         if only_changed:
             if f.default is not dataclasses.MISSING:
                 default = f.default

@@ -244,13 +244,18 @@ def test_same_key_from_python_grid_files_store_and_other_processes(tmp_path):
     COUNTS["keys checked"] += len(routes) + 1
 
 
-@pytest.mark.xfail(strict=True, reason="config_key hashes 1 and 1.0 differently, so lr=1 (e.g. `lr = 1` in a TOML "
-                                       "grid) and lr=1.0 store one experiment under two keys (it would run twice). "
-                                       "Normalising int-valued floats would change existing keys (not done here).")
 def test_int_and_float_spellings_of_a_float_field_share_a_key():
+    """``lr=1`` (e.g. ``lr = 1`` in a TOML grid) and ``lr=1.0`` are one experiment: one key,
+    so a sweep never runs it twice; int-valued fields stay ints (2 != 2.0 for ``hidden``)."""
     from fpe_empirical.dnf_experiment import DNFExperiment
+    from fpe_empirical.embedding_experiment import EmbeddingExperiment
 
     assert config_key(DNFExperiment(l1=0)) == config_key(DNFExperiment(l1=0.0))
+    assert config_key(DNFExperiment(lr=1)) == config_key(DNFExperiment(lr=1.0)) != config_key(DNFExperiment())
+    assert config_key(DNFExperiment(true_range=(1, 1), false_range=(0, 0))) == config_key(
+        DNFExperiment(true_range=(1.0, 1.0), false_range=(0.0, 0.0)))
+    assert config_key(EmbeddingExperiment(weight_decay=0)) == config_key(EmbeddingExperiment(weight_decay=0.0))
+    assert config_key(DNFExperiment()) == "dd7e539c8d8805ca"  # float defaults: keys unchanged
 
 
 def test_zz_counts():
