@@ -46,10 +46,12 @@ def _panel_a(ax, frame, rows):
     ax.errorbar(split["hidden"], 100 * split["mean"], yerr=100 * split["std"], fmt=kw["marker"], color=kw["color"],
                 ms=7, capsize=3, label="random split, alpha 2 (mean ± std)")
     match = dense_match_table(frame, "random")
-    for r in match.itertuples():
+    for i, r in enumerate(match.itertuples()):
         text = (f"= dense with {r.param_ratio:.2f}x params\n(width ≈ {int(r.dense_hidden_needed)})"
                 if np.isfinite(r.param_ratio) else "above every dense width")
-        ax.annotate(text, (r.hidden, 100 * r.split_accuracy), xytext=(12, -34), textcoords="offset points",
+        # alternate below / above the point: neighbouring widths' boxes would overlap
+        ax.annotate(text, (r.hidden, 100 * r.split_accuracy), xytext=(12, -34) if i % 2 == 0 else (-30, 24),
+                    textcoords="offset points",
                     fontsize=8, color="#a04000", arrowprops=dict(arrowstyle="-", color="tab:orange", lw=0.8),
                     bbox=dict(boxstyle="round,pad=0.25", fc="white", ec="tab:orange", lw=0.6, alpha=0.9))
     rows += [{"panel": "a", "strategy": "dense", "alpha": np.nan, "hidden": int(r.hidden), "x": np.nan,
