@@ -18,6 +18,8 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from budget import examples
 from scipy import stats
 from scipy import stats as sst
 
@@ -107,7 +109,7 @@ def test_support_mask_vs_weights():
     assert not w[0, 0] and w.sum() == 23
 
 
-@settings(max_examples=25)
+@settings(max_examples=examples(0.5))
 @given(
     n_clauses=st.integers(2, 6),
     k=st.integers(2, 4),
@@ -148,7 +150,7 @@ def test_split_support_matches_fpe_expand_and_counts_exactly(n_clauses, k, alpha
         assert (cover.sum(axis=1) == 1).all()
 
 
-@settings(max_examples=10)
+@settings(max_examples=examples(0.2))
 @given(n_clauses=st.integers(2, 8), k=st.integers(2, 4), hidden=st.integers(1, 6), seed=st.integers(0, 2**32 - 1))
 def test_head_only_pruning_leaves_the_partition(n_clauses, k, hidden, seed):
     """With alpha 2, one output and |W2| below every |W1| entry, re-sparsification prunes only head
@@ -175,7 +177,7 @@ def _binom_ok(k: int, n: int, p: float) -> bool:
     return stats.binomtest(k, n, p).pvalue >= P_REJECT
 
 
-@settings(max_examples=4)
+@settings(max_examples=examples(0.08))
 @given(
     cfg=st.sampled_from([(3, 2, 2, 2), (4, 2, 2, 1), (2, 3, 2, 3), (6, 2, 3, 2), (4, 3, 4, 2), (8, 2, 2, 4)]),
     base_seed=st.integers(0, 10**6),

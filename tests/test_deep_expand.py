@@ -29,6 +29,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from budget import examples
+
 from fpe_empirical import fpe_expand
 from fpe_empirical.expand import _split_layer, split_layer_indices
 from fpe_empirical.models import MLP, count_nonzero
@@ -56,7 +58,7 @@ def split_only(model, alpha, strategy="random", seed=0, layers="alternate"):
     return new
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(0.8), deadline=None)
 @given(
     depth=st.integers(1, 9),
     hidden=st.integers(4, 12),

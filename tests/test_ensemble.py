@@ -15,6 +15,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from budget import examples
+
 from fpe_empirical.ensemble import (
     StackedMLP,
     _train_stack,
@@ -98,7 +100,7 @@ def test_deep_multiclass_members(layernorm):
     _check_equal_to_reference(models, data, sets, seeds=[0, 1, 2, 3])
 
 
-@settings(max_examples=20)
+@settings(max_examples=examples(0.4))
 @given(
     st.lists(
         st.tuples(

@@ -14,7 +14,6 @@ standalone scripts and ``paper_figures.docs``).
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import io
 import json
@@ -29,12 +28,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from budget import examples
+from tally import Tally
+
 import test_sweep  # noqa: F401 - registers the cheap 'sweep-test' kind and grid
 from test_hardening_loading import _write_npz, _write_safetensors, broken_embedding
 
 ROOT = Path(__file__).resolve().parent.parent
-TRIED: collections.Counter = collections.Counter()
-CLI_FUZZ = settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture,
+TRIED = Tally("hardening CLI inputs tried")  # printed in the session summary (tests/tally.py)
+CLI_FUZZ = settings(max_examples=examples(1.2), suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                              HealthCheck.too_slow])
 
 
@@ -506,7 +508,7 @@ def test_paper_figures_cli_bad_options(tmp_path_factory, data):
     expect_usage_error("paper_figures", main, argv + [option, value], names)
 
 
-@settings(max_examples=30)
+@settings(max_examples=examples(0.6))
 @given(width=bad_int(200), which=st.sampled_from(["width", "src", "script"]))
 def test_paper_figures_docs_and_scripts_bad_input(tmp_path_factory, width, which):
     """paper_figures.docs (--width, --src) and a standalone figure script (a store that does not exist)
@@ -621,9 +623,3 @@ def test_paper_figures_corrupt_store_with_no_run_is_one_line_not_a_traceback(tmp
                                   "--only", "theory_collisions", "--no-run", "--no-progress"])
     assert rc == 1 and "Traceback" not in err and "run without --no-run" in err
     assert victim.name in err
-
-
-# ============================================================================= counts
-def test_zz_counts():
-    total = sum(TRIED.values())
-    print(f"hardening CLI inputs tried: {total}; " + ", ".join(f"{k}: {v}" for k, v in sorted(TRIED.items())))

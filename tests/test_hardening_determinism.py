@@ -27,12 +27,15 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from budget import examples
+
 import fpe_theory as ft
+from tally import Tally
 from fpe_empirical.config import config_from_dict, config_key
 from fpe_empirical.store import ResultStore, _canonical_bytes
 
 ROOT = Path(__file__).resolve().parent.parent
-COUNTS = {"simulations compared": 0, "training runs compared": 0, "keys checked": 0}
+COUNTS = Tally("hardening determinism", total=False)  # printed in the session summary (tests/tally.py)
 
 
 # ----------------------------------------------------------------------------- Monte Carlo
@@ -59,7 +62,7 @@ def _same_simulation(a, b):
             and np.array_equal(a.collisions_histogram, b.collisions_histogram))
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=examples(0.5), deadline=None)
 @given(case=sim_cases())
 def test_simulation_bit_identical_for_1_and_2_threads(case):
     """Random configurations, models, layouts, trial counts and seeds (up to 2**64 - 1): 1 thread, 2
@@ -256,7 +259,3 @@ def test_int_and_float_spellings_of_a_float_field_share_a_key():
         DNFExperiment(true_range=(1.0, 1.0), false_range=(0.0, 0.0)))
     assert config_key(EmbeddingExperiment(weight_decay=0)) == config_key(EmbeddingExperiment(weight_decay=0.0))
     assert config_key(DNFExperiment()) == "dd7e539c8d8805ca"  # float defaults: keys unchanged
-
-
-def test_zz_counts():
-    print("hardening determinism: " + ", ".join(f"{k}: {v}" for k, v in COUNTS.items()))

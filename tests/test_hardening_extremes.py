@@ -11,7 +11,7 @@ the Bonferroni remainder is below 1e-13 of the value; the exact method must repo
 used and, when it falls back to the approximation, say so with bounds that hold.
 
 ``STATS`` records the configurations checked and the largest relative error seen;
-``test_zz_counts`` prints them (``-rP``).
+the session summary prints them ("test statistics", tests/tally.py).
 """
 
 from __future__ import annotations
@@ -24,11 +24,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from budget import examples
+
 import fpe_theory as ft
+from tally import Tally
 
 REL = 1e-10
-STATS = {"configs": 0, "comparisons": 0, "max_rel_err": 0.0, "max_rel_err_log": 0.0, "exact_configs": 0, "exact_max_rel_err": 0.0,
-         "fallbacks_reported": 0, "min_parents_checked": 0}
+STATS = Tally("hardening extremes", total=False)  # printed in the session summary (tests/tally.py)
 PARENTS = [1, 2, 1000, 10**6, 10**9, 10**12, 2**100, 2**640]
 
 
@@ -98,8 +100,7 @@ def check(got, ref, what, *, log=False):
     e = float(abs(mpmath.mpf(got) - ref) / max(abs(mpmath.mpf(ref)), 1)) if log and got != ref else rel_err(got, ref)
     STATS["comparisons"] += 1
     key = "max_rel_err_log" if log else "max_rel_err"
-    if e > STATS[key]:
-        STATS[key], STATS["worst_" + key] = e, what
+    STATS.maximum(key, e, what)
     assert math.isfinite(got) or (got == -math.inf and ref == 0), (what, got, ref)
     assert e <= REL, f"{what}: got {got!r}, mpmath {mpmath.nstr(ref, 20)}, relative error {e:.3g}"
 
@@ -171,7 +172,7 @@ def _float_forms(C, k, alpha):
     STATS["configs"] += 1
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(0.8), deadline=None)
 @given(cfg=extreme_configs())
 def test_float_closed_forms_at_extremes_against_mpmath(cfg):
     """Random configurations up to n = 2**30, k = 64, alpha = 1024, N up to 2**640."""
@@ -254,7 +255,7 @@ def _exact_case(C, k, alpha, model, factors=(0.5, 1, 2, 4)):
             assert l <= float(total + rest) and float(total - rest) <= h * (1 + 1e-12), (N, m, l, h, total)
             if m != "approximation" and total > TINY:
                 e = rel_err(v, total)
-                STATS["exact_max_rel_err"] = max(STATS["exact_max_rel_err"], e)
+                STATS.maximum("exact_max_rel_err", e)
                 assert e <= REL, (C, k, alpha, model, N, m, v, mpmath.nstr(total, 17), e)
                 if total < 0.5:  # P(all) = 1 - P(miss): no cancellation there
                     assert rel_err(c, 1 - total) <= REL
@@ -276,7 +277,7 @@ def test_exact_prob_all_covered_at_extremes(cfg, model):
 
 
 @pytest.mark.slow
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=examples(0.5), deadline=None)
 @given(cfg=extreme_configs(), model=st.sampled_from(["independent", "partition"]))
 def test_exact_prob_all_covered_random_extremes(cfg, model):
     """The exact P(some clause missed) at random extreme configurations against the independent mpmath
@@ -296,7 +297,7 @@ def test_exact_prob_all_covered_slow_corners(cfg, model):
 
 
 # ----------------------------------------------------------------------------- min_parents
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=examples(0.4), deadline=None)
 @given(cfg=extreme_configs(), model=st.sampled_from(["independent", "partition"]),
        delta=st.sampled_from([1e-1, 1e-3, 1e-9, 1e-300]))
 def test_min_parents_union_and_paper_are_exact_integers(cfg, model, delta):
@@ -320,8 +321,3 @@ def test_min_parents_union_and_paper_are_exact_integers(cfg, model, delta):
                 return C * mpmath.exp(per * N * mpmath.log1p(-p))
             assert s1(nub) <= delta and (nub == 1 or s1(nub - 1) > delta)
     STATS["min_parents_checked"] += 1
-
-
-def test_zz_counts():
-    print("hardening extremes: " + ", ".join(f"{k}: {v:.3g}" if isinstance(v, float) else f"{k}: {v}"
-                                             for k, v in STATS.items()))

@@ -7,12 +7,11 @@ Invalid values are built directly per parameter (below the minimum, zero, negati
 non-integral floats, integral floats, bools, NaN, inf, strings, None, containers, other
 objects), so no example is filtered away.
 
-``TRIED`` counts the inputs tried per area; ``test_zz_counts`` prints them (``-rP``).
+``TRIED`` counts the inputs tried per area; the session summary prints them ("test statistics").
 """
 
 from __future__ import annotations
 
-import collections
 
 import numpy as np
 import pytest
@@ -20,13 +19,16 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from budget import examples
+from tally import Tally
+
 import fpe_empirical as fe
 import fpe_theory as ft
 from fpe_empirical.train import TrainSettings
 
-TRIED: collections.Counter = collections.Counter()
-MANY = settings(max_examples=150)  # cheap calls: more examples
-FEW = settings(max_examples=40)  # calls that build a model or a data set first
+TRIED = Tally("hardening inputs tried")  # printed in the session summary (tests/tally.py)
+MANY = settings(max_examples=examples(3))  # cheap calls: more examples
+FEW = settings(max_examples=examples(0.8))  # calls that build a model or a data set first
 
 
 def rejects(area: str, names, fn, *args, **kwargs) -> Exception:
@@ -737,14 +739,6 @@ def test_sparse_load_rejects_bad_parameters(tmp_path_factory, mlp8, path, thread
     rejects("fpe_empirical.sparse", "path", fe.SparseMLP.load, path)
     rejects("fpe_empirical.sparse", "threads", fe.SparseMLP.load, good, threads=threads)
 
-
-# ============================================================================= counts
-def test_zz_counts():
-    """Print the inputs tried per area (run with -rP to see them)."""
-    total = sum(TRIED.values())
-    print(f"hardening inputs tried: {total}; " + ", ".join(f"{k}: {v}" for k, v in sorted(TRIED.items())))
-    if total:  # only when run with the tests above
-        assert total >= 1000
 
 
 def test_public_names_that_are_also_submodules():

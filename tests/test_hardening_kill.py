@@ -27,11 +27,12 @@ import pytest
 import torch
 
 from fpe_empirical.store import ResultStore, load_results
+from tally import Tally
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parent.parent
-KILLS: dict[str, int] = {}
+KILLS = Tally("hardening kills survived")  # printed in the session summary (tests/tally.py)
 
 
 def _env(**extra) -> dict:
@@ -269,7 +270,3 @@ def test_figure_generation_killed_repeatedly_resumes_exactly(tmp_path):
         assert strip((out / name).read_text()) == strip((tmp_path / "o2" / name).read_text()), name
     assert sorted(p.name for p in store.glob("*.json")) == sorted(p.name for p in (tmp_path / "s2").glob("*.json"))
     KILLS["paper_figures"] = kills
-
-
-def test_zz_kills():
-    print("hardening kills survived: " + ", ".join(f"{k}: {v}" for k, v in KILLS.items()) + f" (total {sum(KILLS.values())})")

@@ -20,7 +20,6 @@
 from __future__ import annotations
 
 import ast
-import collections
 import io
 import json
 import pickle
@@ -35,6 +34,9 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from budget import examples
+from tally import Tally
+
 import fpe_empirical as fe
 from fpe_empirical.config import config_key, experiment_config
 from fpe_empirical.embeddings import save_embeddings
@@ -42,8 +44,8 @@ from fpe_empirical.store import CorruptResultError, CorruptResultWarning, Result
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("fpe_theory", "fpe_empirical", "validation", "paper_figures")
-TRIED: collections.Counter = collections.Counter()
-FUZZ = settings(max_examples=120, suppress_health_check=[HealthCheck.function_scoped_fixture])
+TRIED = Tally("hardening loading: files/checks")  # printed in the session summary (tests/tally.py)
+FUZZ = settings(max_examples=examples(2.4), suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 # ============================================================================= broken embedding files
@@ -442,7 +444,7 @@ def sim_json(tmp_path_factory):
     return path.read_bytes(), argv, table
 
 
-@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(1.2), suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(how=st.one_of(_mutations(), st.tuples(st.just("edit-count"), st.integers(0, 1), st.integers(1, 5))))
 def test_damaged_simulate_json_is_never_reused(sim_json, tmp_path_factory, how):
     """`python -m fpe_theory.simulate --json` resumes from its file: a damaged row (bytes, or
@@ -628,10 +630,3 @@ def test_malicious_pickles_never_execute(tmp_path):
         fe.load_embeddings(tmp_path / "evil2.npz")
     assert not marker.exists()
     TRIED["security: malicious files"] += 5
-
-
-# ============================================================================= counts
-def test_zz_counts():
-    """Print the files tried per area (run with -rP)."""
-    total = sum(TRIED.values())
-    print(f"hardening loading: {total} files/checks; " + ", ".join(f"{k}: {v}" for k, v in sorted(TRIED.items())))

@@ -10,6 +10,8 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from budget import examples
 from scipy import stats
 
 from fpe_empirical import fpe_expand, rewire_
@@ -36,7 +38,7 @@ def toy_data(n=64, d=16, classes=3, seed=0):
     return X, y
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=examples(0.5), deadline=None)
 @given(
     in_features=st.integers(8, 24),
     hidden=st.integers(2, 6),

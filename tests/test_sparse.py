@@ -14,6 +14,8 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from budget import examples
 from safetensors.numpy import save_file
 
 from unittest import mock
@@ -117,7 +119,7 @@ def expanded_model(p: dict) -> MLP:
     return new.eval()
 
 
-@settings(max_examples=40)
+@settings(max_examples=examples(0.8))
 @given(params=expansion_params(), layout=st.sampled_from(["auto", "ell", "csr", "dense"]))
 def test_fpe_networks_match_masked_model(params, layout):
     """SparseMLP(x) equals the masked model for every strategy, depth, alpha, LayerNorm, layout
@@ -159,7 +161,7 @@ def masked_model(p: dict) -> MLP:
     return model
 
 
-@settings(max_examples=40)
+@settings(max_examples=examples(0.8))
 @given(
     params=mask_params(),
     layout=st.sampled_from(["auto", "ell", "csr", "dense"]),

@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from budget import examples
 from scipy import stats
 
 import fpe_theory as ft
@@ -28,7 +30,7 @@ def small_configs(draw):
     return c, k, alpha, n_par
 
 
-@settings(max_examples=25)
+@settings(max_examples=examples(0.5))
 @given(cfg=small_configs(), model=st.sampled_from(["independent", "partition"]),
        layout=st.sampled_from(["contiguous", "shuffled"]), seed=st.integers(0, 2**32))
 def test_simulation_agrees_with_exact_closed_forms(cfg, model, layout, seed):

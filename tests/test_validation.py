@@ -118,6 +118,94 @@ def test_all_of_combines():
         Outcome("maybe")
 
 
+@given(ci=cis, thr=st.floats(-1, 1, allow_nan=False), margin=st.floats(0.01, 3), k=st.integers(0, 20),
+       n=st.integers(1, 20), strict=st.booleans(), sign=st.sampled_from([1, -1]))
+def test_mechanical_rules_rederive_every_ledger_helper(ci, thr, margin, k, n, strict, sign):
+    """``_check_mechanical`` agrees with each helper of validation.ledger (its rule is registered and
+    re-derived right) and catches a flipped verdict (it can fail)."""
+    k = min(k, n)
+    outs = [greater(ci, thr), less(ci, thr), equivalent(ci, margin), within(ci.value, thr, margin),
+            correlated(ci, sign), fraction_at_least(k, n, thr, strict=strict),
+            correlated(CI(float("nan"), -1.0, 1.0, 5, 0.95, "t"), sign)]
+    outs.append(all_of({"a": outs[0], "b": outs[2]}))
+    for o in outs:
+        _check_mechanical(o)
+        flipped = Outcome(NOT_REPRODUCED if o.verdict == REPRODUCED else REPRODUCED, decision=o.decision)
+        with pytest.raises(AssertionError, match="does not follow"):
+            _check_mechanical(flipped)
+
+
+def test_mechanical_check_fails_on_an_unknown_rule():
+    """A rule (or a rule-less decision shape) the checker does not know fails with a message saying
+    where to add it, instead of passing silently; a decided verdict with no numbers fails too."""
+    with pytest.raises(pytest.fail.Exception, match="MECHANICAL_RULES"):
+        _check_mechanical(Outcome(REPRODUCED, decision={"rule": "a new rule", "x": 1}), "demo")
+    with pytest.raises(pytest.fail.Exception, match="no 'rule'"):
+        _check_mechanical(Outcome(NOT_REPRODUCED, decision={"x": 1}), "demo")
+    with pytest.raises(pytest.fail.Exception, match="keys \\[\\]"):
+        _check_mechanical(Outcome(REPRODUCED), "demo")
+    part = {"verdict": REPRODUCED, "rule": "a new rule"}
+    with pytest.raises(pytest.fail.Exception, match="part p"):
+        _check_mechanical(Outcome(REPRODUCED, decision={"p": part}), "demo")
+    _check_mechanical(Outcome(NOT_RUN, reason="missing"))  # nothing decided: nothing to re-derive
+
+
+def _ledger_rule_sources():
+    """(rule patterns, rule-less decision key sets) written in validation/: every dict literal with a
+    'rule' key (constant, or an f-string read as a pattern), and every ``decision={...}`` literal without one."""
+    import ast
+    import re
+    from pathlib import Path
+
+    import validation
+
+    rules, shapes = set(), set()
+    root = Path(validation.__file__).parent
+    for path in [root / "ledger.py", *sorted((root / "claims").rglob("*.py"))]:  # where claims decide
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Dict):
+                keys = [k.value if isinstance(k, ast.Constant) else None for k in node.keys]
+                if "rule" in keys:
+                    v = node.values[keys.index("rule")]
+                    if isinstance(v, ast.Constant):
+                        rules.add((re.escape(v.value), f"{path.name}:{v.lineno}"))
+                    elif isinstance(v, ast.JoinedStr):
+                        pat = "".join(re.escape(x.value) if isinstance(x, ast.Constant) else ".+" for x in v.values)
+                        rules.add((pat, f"{path.name}:{v.lineno}"))
+                    else:
+                        rules.add((None, f"{path.name}:{v.lineno}"))
+            if isinstance(node, ast.Call):
+                for kw in node.keywords:
+                    if kw.arg == "decision" and isinstance(kw.value, ast.Dict):
+                        keys = [k.value if isinstance(k, ast.Constant) else None for k in kw.value.keys]
+                        spreads = [v for k, v in zip(keys, kw.value.values) if k is None]
+                        inherits = any(isinstance(v, ast.Attribute) and v.attr == "decision" for v in spreads)
+                        if "rule" not in keys and not inherits:  # {**out.decision, ...} keeps out's rule
+                            shapes.add((frozenset(k for k in keys if k is not None), bool(spreads),
+                                        f"{path.name}:{kw.value.lineno}"))
+    return rules, shapes
+
+
+def test_every_rule_in_the_ledger_can_be_rederived():
+    """Every rule string written in validation/ has a re-derivation in MECHANICAL_RULES, and every
+    rule-less decision literal matches a MECHANICAL_SHAPES entry (one with ``**`` spreads: its
+    constant keys are inside one), so a claim evaluated anywhere in this file is checked."""
+    import re
+
+    rules, shapes = _ledger_rule_sources()
+    assert len(rules) >= 10 and shapes
+    for pat, where in sorted(rules, key=lambda r: r[1]):
+        assert pat is not None, f"{where}: a rule that is not a string literal cannot be checked statically"
+        assert any(re.fullmatch(pat, r) for r in MECHANICAL_RULES), \
+            f"{where}: rule matching {pat!r} has no re-derivation in MECHANICAL_RULES (tests/test_validation.py)"
+    for keys, spread, where in sorted(shapes, key=lambda s: s[2]):
+        if spread:  # e.g. {"width": h, **checks}: its constant keys inside a registered shape
+            ok = any(keys <= shape for shape in MECHANICAL_SHAPES)
+        else:
+            ok = keys in MECHANICAL_SHAPES
+        assert ok, f"{where}: decision keys {sorted(keys)} without a 'rule' match no MECHANICAL_SHAPES entry"
+
+
 def test_intervals_match_scipy():
     rng = np.random.default_rng(0)
     x = rng.normal(size=12)
@@ -158,6 +246,8 @@ def test_theory_rows_verdicts(tmp_path):
     assert "paper 41 vs exact 48" in got["theory.sizing-rule"].our_value
     cov = got["theory.coverage-at-paper-sizes"]
     assert cov.verdict == NOT_REPRODUCED and cov.decision["p_all_covered_case_study"] == pytest.approx(0.013674, abs=1e-6)
+    for cid, o in got.items():
+        _check_mechanical(o, cid)
 
 
 # --------------------------------------------------------------------------- a tiny profile, end to end
@@ -178,24 +268,78 @@ def one_thread():
     torch.set_num_threads(n)
 
 
-def _check_mechanical(outcome: Outcome) -> None:
-    """Re-derive a verdict from the numbers its rule recorded (the leaves of the decision)."""
+#: Every decision rule the ledger uses, re-derived from the numbers its decision records:
+#: rule string (``decision["rule"]``) -> reproduced or not. ``_check_mechanical`` fails on a rule
+#: missing here, and ``test_every_rule_in_the_ledger_can_be_rederived`` scans ``validation/`` for
+#: rule strings: a new rule needs an entry (a function of the decision dict) before its claim passes.
+MECHANICAL_RULES = {
+    # validation.ledger helpers: greater, less, within, equivalent, fraction_at_least (correlated uses greater/less)
+    "low > threshold": lambda d: d["ci"]["low"] > d["threshold"],
+    "high < threshold": lambda d: d["ci"]["high"] < d["threshold"],
+    "|value - paper| <= tolerance": lambda d: abs(d["value"] - d["paper"]) <= d["tolerance"],
+    "-margin < low and high < margin": lambda d: -d["margin"] < d["ci"]["low"] and d["ci"]["high"] < d["margin"],
+    "k / n >= threshold": lambda d: d["n"] > 0 and d["k"] / d["n"] >= d["threshold"],
+    "k / n > threshold": lambda d: d["n"] > 0 and d["k"] / d["n"] > d["threshold"],
+    # claim-specific rules (validation/claims/*.py)
+    "|exact/paper - 1| <= 0.10 at every size": lambda d: d["sizes_outside_10pct"] == [] and d["n_sizes"] > 0,
+    "paper N >= exact N everywhere": lambda d: d["insufficient"] == 0 and d["settings"] > 0,
+    "P(all covered) >= 0.95 at C=8, N=8, alpha 2": lambda d: d["p_all_covered_case_study"] >= 0.95,
+    "no exact value outside": lambda d: d["outside"] == 0 and d["checks"] > 0,
+    "ratio >= 1.2 (or beyond the ladder) at every base width":
+        lambda d: len(d["ratios"]) > 0 and all(r is None or r >= d["threshold"] for r in d["ratios"].values()),
+}
+
+#: Decisions recorded without a ``"rule"`` key, recognised by their exact set of keys.
+MECHANICAL_SHAPES = {
+    # correlated() on a constant variable: the correlation is undefined, never reproduced
+    frozenset({"ci", "sign"}): lambda d: False,
+    # theory.coverage-bound, per model: the 'bound' exceeds the exact value nowhere
+    frozenset({"points", "violations", "worst_excess"}): lambda d: d["violations"] == 0 and d["points"] > 0,
+    # tableA3.values: at least `needed` cells within tolerance
+    frozenset({"cells_ok", "needed"}): lambda d: d["cells_ok"] >= d["needed"],
+    # tableA4.values: every cell within tolerance
+    frozenset({"cells_ok", "cells"}): lambda d: d["cells_ok"] == d["cells"],
+    # rewiring.values: the paper's 3 widths within 2 points
+    frozenset({"cells_ok"}): lambda d: d["cells_ok"] == 3,
+    # tableA5.values: every check at the matched width holds
+    frozenset({"width", "dense", "ri_two_four", "ri_random"}):
+        lambda d: all(v for k, v in d.items() if k != "width"),
+}
+
+
+def _mechanical_verdict(decision: dict, where: str) -> bool:
+    """Reproduced or not, re-derived from ``decision`` (a rule's recorded numbers); fails the test
+    for a rule or decision shape this file does not know."""
+    rule = decision.get("rule")
+    if rule is not None:
+        if rule not in MECHANICAL_RULES:
+            pytest.fail(f"{where}: decision rule {rule!r} has no re-derivation in MECHANICAL_RULES "
+                        f"(tests/test_validation.py); add an entry computing the verdict from {sorted(decision)}")
+        return bool(MECHANICAL_RULES[rule](decision))
+    shape = frozenset(decision)
+    if shape not in MECHANICAL_SHAPES:
+        pytest.fail(f"{where}: a decision with keys {sorted(shape)} and no 'rule' has no re-derivation in "
+                    f"MECHANICAL_SHAPES (tests/test_validation.py); record a 'rule' string in the claim and add it "
+                    f"to MECHANICAL_RULES")
+    return bool(MECHANICAL_SHAPES[shape](decision))
+
+
+def _check_mechanical(outcome: Outcome, where: str = "outcome") -> None:
+    """Re-derive a verdict from the numbers its rule recorded (the leaves of the decision): an
+    unknown rule fails (see MECHANICAL_RULES), it is never silently passed."""
     d = outcome.decision
-    parts = [v for v in d.values() if isinstance(v, dict) and "verdict" in v]
-    if parts:  # all_of: every part reproduced <=> reproduced
-        assert (outcome.verdict == REPRODUCED) == all(p["verdict"] == REPRODUCED for p in parts)
-        for p in parts:
-            _check_mechanical(Outcome(p["verdict"], decision={k: v for k, v in p.items() if k != "verdict"}))
+    if outcome.verdict == NOT_RUN:  # nothing was decided (the reason says why)
         return
-    rule = d.get("rule")
-    if rule == "low > threshold":
-        assert (outcome.verdict == REPRODUCED) == (d["ci"]["low"] > d["threshold"])
-    elif rule == "high < threshold":
-        assert (outcome.verdict == REPRODUCED) == (d["ci"]["high"] < d["threshold"])
-    elif rule == "|value - paper| <= tolerance":
-        assert (outcome.verdict == REPRODUCED) == (abs(d["value"] - d["paper"]) <= d["tolerance"])
-    elif rule == "-margin < low and high < margin":
-        assert (outcome.verdict == REPRODUCED) == (-d["margin"] < d["ci"]["low"] and d["ci"]["high"] < d["margin"])
+    parts = {k: v for k, v in d.items() if isinstance(v, dict) and "verdict" in v}
+    if parts:  # all_of: every part reproduced <=> reproduced
+        assert (outcome.verdict == REPRODUCED) == all(p["verdict"] == REPRODUCED for p in parts.values()), \
+            f"{where}: verdict {outcome.verdict!r} does not follow from its parts' verdicts"
+        for name, p in parts.items():
+            _check_mechanical(Outcome(p["verdict"], decision={k: v for k, v in p.items() if k != "verdict"}),
+                              f"{where} / part {name}")
+        return
+    expected = _mechanical_verdict(d, where)
+    assert (outcome.verdict == REPRODUCED) == expected, f"{where}: verdict {outcome.verdict!r} does not follow from {d}"
 
 
 def test_tiny_profile_end_to_end(tmp_path, one_thread):
@@ -209,8 +353,8 @@ def test_tiny_profile_end_to_end(tmp_path, one_thread):
     # absolute DNF rows are compared only at the paper's schedule: not run, numbers still shown
     assert by["case-study.dense-accuracy"].verdict == NOT_RUN and by["case-study.dense-accuracy"].our_value
     assert by["networks.partition-before-pruning"].verdict == REPRODUCED  # exact partition before pruning
-    for o in by.values():
-        _check_mechanical(o)
+    for cid, o in by.items():
+        _check_mechanical(o, cid)
     md, js = write_report(r1, tmp_path / "out")
     doc = json.loads(js.read_text())
     assert doc["profile"] == "tiny" and len(doc["claims"]) == len(r1.rows)
@@ -263,6 +407,7 @@ def test_clip_claims_run_on_an_embedding_file(tmp_path, one_thread):
                  only=["vision.fpe-beats-dense-small@clip", "tableA5.values@clip"])
     a, b = (row.outcome for row in r.rows)
     assert not r.errors and a.verdict in (REPRODUCED, NOT_REPRODUCED)
+    _check_mechanical(a, "vision.fpe-beats-dense-small@clip")
     assert b.verdict == NOT_RUN and "paper profile" in b.reason and "dense" in b.our_value
     assert r.provenance["embeddings"]["path"] == str(path) and len(r.provenance["embeddings"]["sha256"]) == 64
     assert "--embeddings " + str(path) in r.rows[0].command
