@@ -9,6 +9,10 @@ PROFILE ?= quick
 OUT    ?= results
 # e.g. WORKERS=2: train the missing runs on a local Dask cluster of that many processes
 WORKERS ?=
+# extra pytest arguments, e.g. PYTEST_ARGS="-n 2" (pytest-xdist) or PYTEST_ARGS="-k coverage"
+PYTEST_ARGS ?=
+# Hypothesis profile of `make test-all` (tests/conftest.py: ci, dev, thorough)
+TEST_ALL_PROFILE ?= thorough
 
 .PHONY: install run test test-all bench clean
 
@@ -28,11 +32,13 @@ run: $(STAMP)
 	$(BIN)/python -m validation --profile $(PROFILE) --store $(OUT)/store --out $(OUT)/validation
 	@echo "figures: $(OUT)/figures/index.md; claims: $(OUT)/validation/report.md"
 
+# the default suite (no slow tests), Hypothesis profile $HYPOTHESIS_PROFILE (default ci: derandomized)
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# nightly-style: every test, slow ones included, with the thorough Hypothesis profile (random, 20x the examples)
 test-all: $(STAMP)
-	$(BIN)/python -m pytest -m ""
+	HYPOTHESIS_PROFILE=$(TEST_ALL_PROFILE) $(BIN)/python -m pytest -m "" $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -1,14 +1,18 @@
-"""Hardening (issue 9): long work killed with SIGKILL at random moments, again and again.
+"""Hardening (issue 9): long work killed with SIGKILL at random points of its work, again and again.
 
 For each resumable command (a sweep of real DNF runs, ``fpe_theory.simulate --json``,
 CLIP embedding extraction, figure generation) a real process is killed several times at
-seeded random moments (a random delay, or a random amount of progress plus jitter, so some
-kills land while a file is being written), then run to completion. After every kill: every
-stored file verifies (checksums / loads with the right shape) and every file stored before
-is byte-identical; after the last run: every result is stored exactly once, nothing is left
+seeded random points of its work: ``tests/killpoint.py`` stops it at its N-th stored file
+(N drawn per restart), either just after the file's rename or with the file complete under its
+temporary name but not yet renamed (the moment a non-atomic writer would leave a half-written
+file). The kill is driven by that event, never by the clock, so every kill lands however fast
+or loaded the machine is, and the number of kills is exact. After every kill: every stored
+file verifies (checksums / loads with the right shape) and every file stored before is
+byte-identical; after the last run: every result is stored exactly once, nothing is left
 half-written, and the numbers equal those of an uninterrupted run.
 
-All slow (each kill costs a process start); ``KILLS`` counts the kills survived.
+All slow (each kill costs a process start); ``KILLS`` counts the kills survived (printed in
+the session's test statistics).
 """
 
 from __future__ import annotations
@@ -16,10 +20,8 @@ from __future__ import annotations
 import json
 import os
 import random
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +29,7 @@ import pytest
 import torch
 
 from fpe_empirical.store import ResultStore, load_results
+from killpoint import run_to_killpoint
 from tally import Tally
 
 pytestmark = pytest.mark.slow
@@ -41,31 +44,13 @@ def _env(**extra) -> dict:
     return env
 
 
-def _start(argv, **env) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", *argv], cwd=ROOT, env=_env(**env), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
-
-
-def _kill_at_random_moment(proc, rng: random.Random, progress, max_delay: float = 10.0, p_delay: float = 0.5) -> bool:
-    """SIGKILL ``proc`` (its whole session) after a random delay, or once ``progress()`` has
-    grown by a random step plus a random jitter; False if it finished first."""
-    deadline = time.monotonic() + 240
-    if rng.random() < p_delay:
-        wait_until = time.monotonic() + rng.uniform(0.3, max_delay)
-        while time.monotonic() < wait_until and proc.poll() is None:
-            time.sleep(0.01)  # choosing the kill moment, not timing anything
-    else:
-        target = progress() + rng.randint(1, 3)
-        while progress() < target and proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.005)
-        jitter_until = time.monotonic() + rng.uniform(0.0, 0.4)
-        while time.monotonic() < jitter_until and proc.poll() is None:
-            time.sleep(0.002)
-    if proc.poll() is not None:
-        return False
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=60)
-    return proc.returncode == -signal.SIGKILL
+def _kill(argv, rng: random.Random, directory: Path, match: str, *, max_at: int = 3, log: Path | None = None) -> bool:
+    """Run ``python -m *argv`` and SIGKILL it at its N-th file stored in ``directory`` matching
+    ``match`` (N uniform in 1..max_at; before or after the rename, equally likely); True if
+    killed, False if it finished first."""
+    stop = run_to_killpoint(argv, at=rng.randint(1, max_at), directory=directory, match=match,
+                            when=rng.choice(["before", "after"]), env=_env(), cwd=ROOT, log=log)
+    return stop.killed
 
 
 def _record(snapshot: dict, files) -> None:
@@ -92,18 +77,13 @@ def test_sweep_killed_repeatedly_resumes_exactly(tmp_path):
     store_dir = tmp_path / "s"
     argv = ["fpe_empirical.sweep", str(grid), "--store", str(store_dir), "--chunk-size", "2", "--no-progress"]
     snapshot: dict[str, bytes] = {}
-    kills = 0
-    while kills < 8:
-        proc = _start(argv)
-        killed = _kill_at_random_moment(proc, rng, lambda: len(list(store_dir.glob("*.json"))), max_delay=6.0)
-        kills += killed
-        if store_dir.exists():
-            ok, corrupt = ResultStore(store_dir).scan()
-            assert corrupt == [] and len(ok) == len(list(store_dir.glob("*.json")))
-            _record(snapshot, store_dir.glob("*.json"))
-        if not killed:  # it finished: nothing left to interrupt
-            break
-    assert kills >= 5, f"only {kills} runs were killed before the sweep finished"
+    for kill in range(8):  # at most 3 results per restart: 24 < 40, so every kill lands
+        assert _kill(argv, rng, store_dir, "*.json", log=tmp_path / "stderr"), \
+            f"restart {kill} finished before its kill point: {(tmp_path / 'stderr').read_text()[-2000:]}"
+        ok, corrupt = ResultStore(store_dir).scan()
+        assert corrupt == [] and len(ok) == len(list(store_dir.glob("*.json")))
+        _record(snapshot, store_dir.glob("*.json"))
+    kills = 8
     done = subprocess.run([sys.executable, "-m", *argv], cwd=ROOT, env=_env(), capture_output=True, text=True,
                           timeout=600)
     assert done.returncode == 0, done.stderr
@@ -142,10 +122,8 @@ def test_simulate_json_killed_repeatedly_resumes_exactly(tmp_path):
             return 0
 
     seen: dict[str, dict] = {}
-    kills = 0
-    while kills < 6:
-        killed = _kill_at_random_moment(_start(argv), rng, rows)
-        kills += killed
+    for kill in range(6):  # at most 2 new rows per restart: 12 rows (+ the final write) remain for the 6th
+        assert _kill(argv, rng, tmp_path, js.name, max_at=2), f"restart {kill} finished before its kill point"
         if js.exists():
             doc = json.loads(js.read_text())  # never half-written
             for row in doc["rows"]:
@@ -153,9 +131,8 @@ def test_simulate_json_killed_repeatedly_resumes_exactly(tmp_path):
                 s = row["simulation"]
                 key = f"{s['model']}-{s['n_clauses']}-{s['alpha']}-{s['n_parents']}"
                 assert seen.setdefault(key, s) == s
-        if not killed:
-            break
-    assert kills >= 4
+    assert rows() > 0  # progress was kept across the kills
+    kills = 6
     done = subprocess.run([sys.executable, "-m", *argv], cwd=ROOT, env=_env(), capture_output=True, text=True,
                           timeout=600)
     fresh = subprocess.run([sys.executable, "-m", "fpe_theory.simulate", *grid], cwd=ROOT, env=_env(),
@@ -203,18 +180,15 @@ def test_embedding_extraction_killed_repeatedly_resumes_exactly(tmp_path):
             "--device", "cpu", "--offline", "--chunk-size", "2", "--keep-cache"]
     rng = random.Random(99)
     snapshot: dict[str, bytes] = {}
-    kills = 0
-    while kills < 6:
-        killed = _kill_at_random_moment(_start(argv), rng, lambda: len(list(cache.glob("*.npy"))), max_delay=7.0,
-                                        p_delay=0.3)
-        kills += killed
+    for kill in range(6):  # at most 3 chunks per restart: 18 < 40, so every kill lands
+        assert _kill(argv, rng, cache, "*.npy", log=tmp_path / "stderr"), \
+            f"restart {kill} finished before its kill point: {(tmp_path / 'stderr').read_text()[-2000:]}"
         for chunk in cache.glob("*.npy"):
             arr = np.load(chunk, allow_pickle=False)
             assert arr.shape == (2, 16) and np.isfinite(arr).all(), chunk.name
         _record(snapshot, cache.glob("*.npy"))
-        if not killed:
-            break
-    assert kills >= 4
+    assert not out.exists()  # killed before the end every time
+    kills = 6
     done = subprocess.run([sys.executable, "-m", *argv], cwd=ROOT, env=_env(), capture_output=True, text=True,
                           timeout=600)
     assert done.returncode == 0, done.stderr
@@ -231,7 +205,7 @@ def test_embedding_extraction_killed_repeatedly_resumes_exactly(tmp_path):
 # ============================================================================= figure generation
 def test_figure_generation_killed_repeatedly_resumes_exactly(tmp_path):
     """`python -m paper_figures --profile tiny` (training what is missing, then drawing),
-    SIGKILLed 6 times: stored runs verify and never change, every visible output file is
+    SIGKILLed 6 times (4 while training, 2 while drawing): stored runs verify and never change, every visible output file is
     complete, and the final figures' numbers equal an uninterrupted run's."""
     from PIL import Image
 
@@ -240,10 +214,12 @@ def test_figure_generation_killed_repeatedly_resumes_exactly(tmp_path):
     base = ["paper_figures", "--profile", "tiny", "--only", "fig3,theory_collisions,tableA3", "--no-progress"]
     argv = [*base, "--store", str(store), "--out", str(out)]
     snapshot: dict[str, bytes] = {}
-    kills = 0
-    while kills < 6:
-        killed = _kill_at_random_moment(_start(argv), rng, lambda: len(list(store.glob("*.json"))))
-        kills += killed
+    for kill in range(6):
+        # kills 0-3 while training (at most 3 results each: 12 < the 24 runs), 4-5 while drawing
+        # (at an output file: every run redraws the figures it was asked for)
+        directory, match = (store, "*.json") if kill < 4 else (out, "*")
+        assert _kill(argv, rng, directory, match, max_at=3 if kill < 4 else 2, log=tmp_path / "stderr"), \
+            f"restart {kill} finished before its kill point: {(tmp_path / 'stderr').read_text()[-2000:]}"
         if store.exists():
             ok, corrupt = ResultStore(store).scan()
             assert corrupt == []
@@ -256,9 +232,7 @@ def test_figure_generation_killed_repeatedly_resumes_exactly(tmp_path):
                 assert p.read_text().strip()
             elif p.suffix == ".pdf":
                 assert p.read_bytes().rstrip().endswith(b"%%EOF")
-        if not killed:
-            break
-    assert kills >= 4
+    kills = 6
     done = subprocess.run([sys.executable, "-m", *argv], cwd=ROOT, env=_env(), capture_output=True, text=True,
                           timeout=900)
     fresh = subprocess.run([sys.executable, "-m", *base, "--store", str(tmp_path / "s2"), "--out", str(tmp_path / "o2")],

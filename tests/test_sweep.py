@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -295,39 +293,31 @@ def test_second_sweep_on_same_store_is_refused(tmp_path):
 # ------------------------------------------------------------------ SIGKILL and resume
 
 
-def _kill_when(proc, store_dir: Path, n_files: int, timeout=240.0) -> int:
-    """SIGKILL ``proc`` once ``store_dir`` holds at least ``n_files`` results; return that count."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        count = len(list(store_dir.glob("*.json"))) if store_dir.exists() else 0
-        if count >= n_files or proc.poll() is not None:
-            break
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGKILL)
-    proc.communicate(timeout=60)  # reap it and close its pipes
-    return len(list(store_dir.glob("*.json")))
+@pytest.mark.parametrize("when", ["after", "before"])
+def test_sigkill_mid_sweep_then_resume_loses_and_repeats_nothing(tmp_path, when):
+    """Kill a real sweep process at its 3rd stored result (``when``: just after the rename, or with
+    the result written to its temporary file but not yet renamed), restart it: every run stored
+    exactly once, every file verifies, files written before the kill are byte-identical after.
 
+    The kill is driven by the event (``tests/killpoint.py`` stops the process at that
+    ``os.replace``), not by time: the same kill on any machine, however loaded."""
+    from killpoint import run_to_killpoint
 
-def test_sigkill_mid_sweep_then_resume_loses_and_repeats_nothing(tmp_path):
-    """Kill a real sweep process after a few results, restart it: every run stored exactly
-    once, every file verifies, files written before the kill are byte-identical after."""
-    grid = _grid_file(tmp_path, {"kind": "sweep-test", "fixed": {"steps": 30}, "vary": {"n": [1, 2, 3, 4], "seed": [0, 1, 2]}})
+    grid = _grid_file(tmp_path, {"kind": "sweep-test", "fixed": {"steps": 2}, "vary": {"n": [1, 2, 3, 4], "seed": [0, 1, 2]}})
     store_dir = tmp_path / "s"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "fpe_empirical.sweep", str(grid), "--store", str(store_dir), "--import", "test_sweep",
-         "--chunk-size", "1", "--no-progress"],
-        env=_env(), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )
-    killed_at = _kill_when(proc, store_dir, 3)
-    assert proc.returncode == -signal.SIGKILL, "the sweep finished before it could be killed"
-    assert 3 <= killed_at < 12
+    stop = run_to_killpoint(["fpe_empirical.sweep", str(grid), "--store", str(store_dir), "--import", "test_sweep",
+                             "--chunk-size", "1", "--no-progress"], at=3, directory=store_dir, match="*.json",
+                            when=when, env=_env(), cwd=ROOT, log=tmp_path / "stderr")
+    assert stop.killed, f"the sweep exited ({stop.returncode}) before its 3rd result: {stop.stderr[-2000:]}"
+    stored = 3 if when == "after" else 2
     store = ResultStore(store_dir)
     before = {p.name: p.read_bytes() for p in store_dir.glob("*.json")}
     ok, corrupt = store.scan()
-    assert len(ok) == killed_at and corrupt == []
+    assert len(ok) == len(before) == stored and corrupt == []
+    assert len(store.temp_files()) == (when == "before")  # the complete temp file that was never renamed
     done = _cli(str(grid), "--store", str(store_dir), "--chunk-size", "1")
     assert done.returncode == 0, done.stderr
-    assert f"{killed_at} already stored, {12 - killed_at} ran, 0 failed" in done.stdout
+    assert f"{stored} already stored, {12 - stored} ran, 0 failed" in done.stdout
     ok, corrupt = store.scan()
     assert len(ok) == 12 and corrupt == [] and store.temp_files() == []
     for name, raw in before.items():
@@ -340,28 +330,33 @@ def test_sigkill_mid_sweep_then_resume_loses_and_repeats_nothing(tmp_path):
 
 @pytest.mark.slow
 def test_sigkill_at_many_random_moments(tmp_path):
-    """Kill the sweep at 8 random moments (seeded), including mid-write; after the last
-    restart all runs are stored once and every file verifies."""
+    """Kill the sweep 8 times at seeded random points of its work (the 1st or 2nd result of each
+    restart, before or after its rename: half the kills leave a complete temporary file);
+    after every kill the store verifies and earlier files are unchanged; after the last
+    restart all runs are stored once. Every kill lands (event-driven, ``tests/killpoint.py``)."""
     import random
+
+    from killpoint import run_to_killpoint
 
     rng = random.Random(1234)
     grid = _grid_file(tmp_path, {"kind": "sweep-test", "fixed": {"steps": 5}, "vary": {"n": list(range(8)), "seed": [0, 1, 2]}})
     store_dir = tmp_path / "s"
-    for _ in range(8):
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "fpe_empirical.sweep", str(grid), "--store", str(store_dir), "--import", "test_sweep",
-             "--chunk-size", "1", "--no-progress"],
-            env=_env(), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        time.sleep(rng.uniform(1.0, 6.0))  # a kill moment, not a timing assertion
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=60)
-        ok, corrupt = ResultStore(store_dir).scan() if store_dir.exists() else ([], [])
-        assert corrupt == []
+    argv = ["fpe_empirical.sweep", str(grid), "--store", str(store_dir), "--import", "test_sweep", "--chunk-size", "1",
+            "--no-progress"]
+    seen: dict[str, bytes] = {}
+    for i in range(8):  # at most 2 results per restart: 16 < 24, so work always remains
+        stop = run_to_killpoint(argv, at=rng.randint(1, 2), directory=store_dir, match="*.json",
+                                when=rng.choice(["before", "after"]), env=_env(), cwd=ROOT, log=tmp_path / "stderr")
+        assert stop.killed, f"restart {i} exited ({stop.returncode}) before its kill point: {stop.stderr[-2000:]}"
+        ok, corrupt = ResultStore(store_dir).scan()
+        assert corrupt == [] and ok
+        for p in store_dir.glob("*.json"):
+            assert seen.setdefault(p.name, p.read_bytes()) == p.read_bytes(), f"{p.name} changed after it was stored"
     done = _cli(str(grid), "--store", str(store_dir), "--chunk-size", "1")
     assert done.returncode == 0, done.stderr
     ok, corrupt = ResultStore(store_dir).scan()
-    assert len(ok) == 24 and corrupt == []
+    assert len(ok) == 24 and corrupt == [] and ResultStore(store_dir).temp_files() == []
+    assert f"{len(seen)} already stored, {24 - len(seen)} ran" in done.stdout
 
 
 # ------------------------------------------------------------------ Dask
