@@ -258,22 +258,17 @@ def test_scripts_follow_the_contract():
 
 
 def test_kill_and_resume(tmp_path):
-    """Killing the command mid-run loses nothing stored; the rerun finishes the rest."""
-    import os
-    import signal
-    import time
+    """Killing the command mid-run (SIGKILL at its 2nd stored result, an event: tests/killpoint.py)
+    loses nothing stored; the rerun finishes the rest."""
+    from killpoint import run_to_killpoint
 
     store, out = tmp_path / "store", tmp_path / "out"
-    cmd = [sys.executable, "-m", "paper_figures", "--profile", "tiny", "--store", str(store), "--out", str(out),
-           "--only", "fig3,tableA3"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.time() + 120
-    while time.time() < deadline and len(list(store.glob("*.json"))) < 1:
-        time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    args = ["--profile", "tiny", "--store", str(store), "--out", str(out), "--only", "fig3,tableA3"]
+    cmd = [sys.executable, "-m", "paper_figures", *args]
+    stop = run_to_killpoint(["paper_figures", *args], at=2, directory=store, match="*.json", log=tmp_path / "err")
+    assert stop.killed, f"the command finished before its 2nd result: {stop.stderr[-2000:]}"
     kept = {p.name: p.read_bytes() for p in store.glob("*.json")}
-    assert kept, "nothing was stored before the kill"
+    assert len(kept) == 2
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     for name, blob in kept.items():  # results stored before the kill are untouched

@@ -135,24 +135,20 @@ def test_quick_run_passes():
 
 @pytest.mark.slow
 def test_sigkill_then_resume_gives_the_uninterrupted_result(tmp_path):
-    """Kill the CLI (SIGKILL) once its first checkpoint exists, rerun: the finished configs
-    are reused, none is lost or duplicated, and the table equals an uninterrupted run."""
-    import signal
-    import time
+    """Kill the CLI (SIGKILL) right after its 2nd checkpoint (an event: tests/killpoint.py), rerun:
+    the finished configs are reused, none is lost or duplicated, and the table equals an
+    uninterrupted run."""
+    from killpoint import run_to_killpoint
 
     grid = ["--clauses", "8,16", "--alphas", "2", "--parents", "8,16,32", "--trials", "150000",
             "--no-progress"]
     js = tmp_path / "r.json"
     cmd = [sys.executable, "-m", "fpe_theory.simulate", *grid, "--json", str(js)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 300
-    while not js.exists() and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)  # polling for the checkpoint file, not timing anything
-    proc.send_signal(signal.SIGKILL)
-    proc.communicate()
+    stop = run_to_killpoint(cmd[2:], at=2, directory=tmp_path, match=js.name, log=tmp_path / "err")
+    assert stop.killed, stop.stderr[-2000:]
     partial = json.loads(js.read_text())  # atomic writes: never a half-written file
     done = len(partial["rows"])
-    assert 1 <= done <= 6
+    assert done == 2
     resumed = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0 and f"({done} resumed from --json)" in resumed.stdout
     fresh = subprocess.run([sys.executable, "-m", "fpe_theory.simulate", *grid], capture_output=True,
