@@ -9,8 +9,9 @@ PROFILE ?= quick
 OUT    ?= results
 # e.g. WORKERS=2: train the missing runs on a local Dask cluster of that many processes
 WORKERS ?=
-# extra pytest arguments, e.g. PYTEST_ARGS="-n 2" (pytest-xdist) or PYTEST_ARGS="-k coverage"
-PYTEST_ARGS ?=
+# pytest arguments of `make test` / `make test-all`: 2 pytest-xdist workers by default (the suite's
+# 10-minute budget is for 2 cores); PYTEST_ARGS= runs in one process, PYTEST_ARGS="-n 2 -k coverage" selects
+PYTEST_ARGS ?= -n 2
 # Hypothesis profile of `make test-all` (tests/conftest.py: ci, dev, thorough)
 TEST_ALL_PROFILE ?= thorough
 
@@ -36,7 +37,7 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# nightly-style: every test, slow ones included, with the thorough Hypothesis profile (random, 20x the examples)
+# nightly-style: every test, slow ones included, with the thorough Hypothesis profile (random, 10x the examples)
 test-all: $(STAMP)
 	HYPOTHESIS_PROFILE=$(TEST_ALL_PROFILE) $(BIN)/python -m pytest -m "" $(PYTEST_ARGS)
 

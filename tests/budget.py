@@ -1,6 +1,6 @@
 """Hypothesis example budgets relative to the active profile (``tests/conftest.py``).
 
-The profile (``HYPOTHESIS_PROFILE``: ``ci`` 50, ``dev`` 200, ``thorough`` 1000 examples)
+The profile (``HYPOTHESIS_PROFILE``: ``ci`` 50, ``dev`` 200, ``thorough`` 500 examples)
 sets the budget; a test whose examples are much dearer or cheaper than a typical one scales
 it instead of fixing a number, so ``dev`` and ``thorough`` really run more::
 

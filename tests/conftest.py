@@ -5,7 +5,7 @@ tests scale it with ``budget.examples(factor)`` instead of fixing their own):
 
 - ``ci`` (default): derandomized, so a CI run is reproducible; 50 examples per test.
 - ``dev``: random examples (a new draw each run), 200 per test: explore while developing.
-- ``thorough``: random, 1000 per test, for nightly-style runs (``make test-all`` uses it).
+- ``thorough``: random, 500 per test, for nightly-style runs (``make test-all`` uses it).
 
 Test statistics: a module's ``tally.Tally`` counts (inputs tried, kills survived, worst
 errors) are collected from every test, also under pytest-xdist, and printed once in the
@@ -27,7 +27,7 @@ from tally import PROPERTY, Tally, Totals
 PROFILES = {
     "ci": dict(derandomize=True, max_examples=50),
     "dev": dict(max_examples=200),
-    "thorough": dict(max_examples=1000),
+    "thorough": dict(max_examples=500),
 }
 for _name, _opts in PROFILES.items():
     settings.register_profile(_name, deadline=None, print_blob=True, suppress_health_check=[HealthCheck.too_slow],
