@@ -195,44 +195,12 @@ def split_support(
     """Bool ``(N * alpha, inputs)``: hidden layer 1's child masks as ``fpe_expand(model,
     alpha, strategy=..., groups=..., seed=seed)`` draws them, *before* re-sparsification.
 
-    The same partition rule (``expand.partition_inputs``) on each parent's live inputs, with
-    ``numpy.random.default_rng(seed)`` consumed parent by parent in order, as ``fpe_expand``
-    does with ``layers="first"``; its pruned masks are subsets of these (tested).
+    ``expand.split_masks``: the same checks, strategy, generator and draw order as
+    ``fpe_expand`` with ``layers="first"``; its pruned masks are subsets of these (tested).
     """
-    from .expand import STRATEGIES, gram_groups, partition_inputs
+    from .nn.expand import split_masks
 
-    if not isinstance(model, MLP):
-        raise TypeError(f"model must be an fpe_empirical.MLP, got {type(model).__name__}")
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, np.integer)) or alpha < 2:
-        raise ValueError(f"alpha must be an integer >= 2, got {alpha!r}")
-    if strategy not in STRATEGIES:
-        raise ValueError(f"strategy must be one of {list(STRATEGIES)}, got {strategy!r}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
-    alpha = int(alpha)
-    with torch.no_grad():
-        W = model.layers[0].masked_weight()
-    n_parents, n_in = W.shape
-    if alpha > n_in:
-        raise ValueError(f"alpha must be <= the fan-in of hidden layer 1 (in_features = {n_in}), got {alpha}")
-    live = (W != 0).cpu().numpy()
-    grp = None
-    if strategy == "two_four" and (alpha != 2 or n_in % 4):  # fpe_expand's rule
-        raise ValueError(f"alpha must be 2 and in_features a multiple of 4 for strategy='two_four', "
-                         f"got alpha={alpha}, in_features={n_in}")
-    if strategy == "clause":
-        from .expand import _check_groups
-
-        grp = _check_groups(groups, n_in, math.ceil(n_in / alpha))
-    elif groups is not None:
-        raise ValueError(f"groups is used only by strategy='clause', got strategy={strategy!r}")
-    elif strategy == "gram":
-        grp = gram_groups(W, alpha, n_clusters)
-    rng = np.random.default_rng(int(seed))
-    out = np.zeros((n_parents * alpha, n_in), dtype=bool)
-    for p in range(n_parents):
-        out[p * alpha : (p + 1) * alpha] = partition_inputs(np.flatnonzero(live[p]), n_in, alpha, strategy, rng, grp)
-    return out
+    return split_masks(model, alpha, strategy=strategy, groups=groups, seed=seed, n_clusters=n_clusters)
 
 
 # --------------------------------------------------------------------------- theory
