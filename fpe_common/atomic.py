@@ -11,6 +11,7 @@ the caller names them (the result store encodes its writer's host and pid in the
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import uuid
@@ -51,6 +52,8 @@ def atomic_path(final: str | os.PathLike, *, tmp: str | os.PathLike | None = Non
     file name: ``np.save``, ``safetensors.save_file``, ``DataFrame.to_csv``, ...); on a normal
     exit the file is fsynced and renamed onto ``final``, on an exception it is removed."""
     final = Path(final)
+    if final.is_dir():  # found before writing, and named as the destination, not the temporary file
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(final))
     tmp = temp_path(final) if tmp is None else Path(tmp)
     try:
         yield tmp

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["check_int", "check_float", "check_bool", "check_choice", "check_path", "is_int"]
+__all__ = ["check_int", "check_float", "check_fraction", "check_bool", "check_choice", "check_path", "is_int"]
 
 
 def is_int(value: Any) -> bool:
@@ -46,6 +46,16 @@ def check_float(name: str, value: Any, *, positive: bool = False, upper: float |
     if not math.isfinite(out) or out < 0 or (positive and out == 0) or (upper is not None and out > upper):
         rule = ("> 0" if positive else ">= 0") + (f" and <= {upper}" if upper is not None else "")
         raise ValueError(f"{name} must be a finite float {rule}, got {value}")
+    return out
+
+
+def check_fraction(name: str, value: Any) -> float:
+    """``value`` as a float in ``[0, 1]`` (NaN refused)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a float, got {type(value).__name__}")
+    out = float(value)
+    if not 0.0 <= out <= 1.0:
+        raise ValueError(f"{name} must lie in [0, 1], got {value}")
     return out
 
 

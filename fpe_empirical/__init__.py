@@ -44,25 +44,25 @@ _EXPORTS = {
     # training (``train`` is the old module path, callable as the function: see train.py)
     "train": "train",
     "TrainSettings": "training.settings",
-    "rewire_": "rewire",
+    "rewire_": "training.rewire",
     # experiments
-    "DNFExperiment": "dnf_experiment",
-    "EmbeddingExperiment": "embedding_experiment",
-    "run": "runner",
-    "run_many": "runner",
+    "DNFExperiment": "experiments.dnf",
+    "EmbeddingExperiment": "experiments.embedding",
+    "run": "experiments.runner",
+    "run_many": "experiments.runner",
     # result store and sweeps
-    "load_results": "store",
-    "ResultStore": "store",
+    "load_results": "results.store",
+    "ResultStore": "results.store",
     # sparse inference
     "to_sparse": "sparse",
     "SparseMLP": "sparse",
     "TorchSparseMLP": "sparse",
     # theory vs trained networks
-    "measure_coverage": "coverage",
-    "split_support": "coverage",
-    "CoverageExperiment": "coverage",
+    "measure_coverage": "nn.coverage",
+    "split_support": "nn.coverage",
+    "CoverageExperiment": "experiments.coverage",
     # config keys
-    "config_key": "config",
+    "config_key": "results.keys",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -29,7 +29,8 @@ from hypothesis import strategies as st
 
 import fpe_theory as ft
 from fpe_empirical.config import config_from_dict, config_key
-from fpe_empirical.store import ResultStore, _canonical_bytes
+from fpe_empirical.results.codec import canonical_bytes as _canonical_bytes
+from fpe_empirical.store import ResultStore
 
 ROOT = Path(__file__).resolve().parent.parent
 COUNTS = {"simulations compared": 0, "training runs compared": 0, "keys checked": 0}

@@ -25,7 +25,8 @@ Registration options:
 - ``prepare(layer)``: per-layer work before the parents (e.g. ``"gram"`` clusters the layer's
   Gram matrix); whatever it returns is ``layer.state``.
 - ``check(alpha, fan_in, where)``: reject a layer the strategy cannot split (raise
-  ``ValueError``; ``where`` names the layer, e.g. ``"hidden layer 1"``).
+  ``ValueError``; ``where`` names the layer, e.g. ``"hidden layer 1"``; ``fan_in`` is None
+  when not known yet, e.g. an experiment config checked before its data are loaded).
 - ``validate(options, fan_ins, alpha)``: check and normalise the strategy's options (returns
   the dict ``layer.options`` will hold); ``fan_ins`` maps each split layer's name (``"hidden
   layer 1"``) to its input width.
@@ -76,7 +77,7 @@ class SplitStrategy:
     description: str = ""
     options: tuple[str, ...] = ()
     prepare: Callable[[LayerSplit], Any] | None = None
-    check: Callable[[int, int, str], None] | None = None
+    check: Callable[[int, int | None, str], None] | None = None
     validate: Callable[[dict, Mapping[str, int], int], dict] | None = None
     first_layer_only: bool = False
     rewirable: bool = False
@@ -101,7 +102,7 @@ STRATEGIES: dict[str, SplitStrategy] = {}
 
 def register_strategy(name: str, *, description: str = "", options: Sequence[str] = (),
                       prepare: Callable[[LayerSplit], Any] | None = None,
-                      check: Callable[[int, int, str], None] | None = None,
+                      check: Callable[[int, int | None, str], None] | None = None,
                       validate: Callable[[dict, Mapping[str, int], int], dict] | None = None,
                       first_layer_only: bool = False, rewirable: bool = False) -> Callable[[Labels], Labels]:
     """Decorator: register ``labels(layer, parent, live) -> child labels`` as strategy ``name``."""

@@ -11,10 +11,10 @@ from .registry import LayerSplit, register_strategy
 __all__ = ["two_four_labels"]
 
 
-def _check(alpha: int, fan_in: int, where: str) -> None:
+def _check(alpha: int, fan_in: int | None, where: str) -> None:
     if alpha != 2:
         raise ValueError(f"alpha must be 2 for strategy='two_four', got {alpha}")
-    if fan_in % 4:
+    if fan_in is not None and fan_in % 4:
         raise ValueError(f"strategy='two_four' needs in_features of {where} to be a multiple of 4, got {fan_in}")
 
 
