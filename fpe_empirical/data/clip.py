@@ -359,25 +359,10 @@ def _parser() -> OneLineArgumentParser:
 
 def _main(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
-    out = extract_embeddings(
-        args.dataset,
-        args.data,
-        args.out,
-        model=args.model,
-        features=args.features,
-        batch_size=args.batch_size,
-        chunk_size=args.chunk_size,
-        cache=args.cache,
-        keep_cache=args.keep_cache,
-        device=args.device,
-        normalize=args.normalize,
-        n_classes=args.n_classes,
-        class_seed=args.class_seed,
-        max_per_class=args.max_per_class,
-        max_chunks=args.max_chunks,
-        offline=args.offline,
-        progress=args.progress or sys.stderr.isatty(),
-    )
+    options = ("model", "features", "batch_size", "chunk_size", "cache", "keep_cache", "device", "normalize",
+               "n_classes", "class_seed", "max_per_class", "max_chunks", "offline")
+    out = extract_embeddings(args.dataset, args.data, args.out, **{k: getattr(args, k) for k in options},
+                             progress=args.progress or sys.stderr.isatty())
     if out is None:
         print("stopped after --max-chunks new chunks; run the same command again to resume", file=sys.stderr)
         return 3

@@ -25,7 +25,6 @@ one folder per config key (``results.models``).
 from __future__ import annotations
 
 import copy
-import dataclasses
 import math
 import os
 import sys
@@ -46,8 +45,10 @@ from ..nn.strategies import get_strategy, strategy_names
 from ..results.keys import config_key, config_to_dict
 from ..results.models import read_model_folder, write_model_folder
 from ..results.store import ResultStore
-from ..training.settings import TrainHistory, TrainSettings
-from .pipeline import ROLES, Stages, check_strategies, derive_seed, run_pipeline, seeded_init
+from .pipeline import (
+    ROLES, Stages, Trained, TwoPhases, add_schedule_arguments, check_strategies, derive_seed, run_pipeline, schedule_fields,
+    seeded_init,
+)
 from .registry import check_fields, config_from_dict, experiment_kind
 
 __all__ = [
@@ -77,7 +78,7 @@ DNF_STRATEGIES = ("dense", *strategy_names())
 # version 2 20,000)
 @experiment_kind("dnf", 3)
 @dataclass(frozen=True)
-class DNFExperiment:
+class DNFExperiment(TwoPhases):
     """One DNF run: a dense ``n_literals -> hidden -> 1`` MLP, split by each strategy.
 
     ``strategies`` may hold ``"dense"`` (the control: same phase-2 training, no split) and
@@ -127,13 +128,6 @@ class DNFExperiment:
     @property
     def n_literals(self) -> int:
         return self.n_clauses * self.clause_size
-
-    def settings(self, phase: str) -> TrainSettings:
-        """``TrainSettings`` of ``phase`` ("pretrain" or "split")."""
-        epochs = {"pretrain": self.pretrain_epochs, "split": self.split_epochs}[phase]
-        return TrainSettings(
-            epochs=epochs, batch_size=self.batch_size, lr=self.lr, weight_decay=self.weight_decay, l1=self.l1
-        )
 
     def cost(self) -> float:
         """Relative cost: matmul work ~ samples x inputs x width x epochs, over the phase-1
@@ -212,7 +206,18 @@ def _row(config: DNFExperiment, ds: DNFDataset, strategy: str, model: MLP) -> di
     }
 
 
+class DNFResult(Trained):
+    """Everything one config produced: the data set (``.dataset``), the pre-trained dense
+    model, the final models, the frame and the histories."""
+
+    @property
+    def dataset(self) -> DNFDataset:
+        return self.data
+
+
 STAGES = Stages(
+    config=DNFExperiment,
+    result=DNFResult,
     data=make_dataset,
     dense=lambda config, data: build_dense(config),
     split=split_model,
@@ -221,29 +226,12 @@ STAGES = Stages(
 )
 
 
-@dataclass
-class DNFResult:
-    """Everything one config produced: data, the pre-trained dense model, the final models."""
-
-    config: DNFExperiment
-    dataset: DNFDataset
-    pretrained: MLP
-    models: dict[str, MLP]
-    frame: pd.DataFrame
-    histories: dict[str, TrainHistory] = dataclasses.field(default_factory=dict)
-
-
 def train_dnf_many(configs, *, backend: str | None = None, progress: bool = False) -> list[DNFResult]:
     """Run every config through the staged pipeline (``pipeline``); one result each.
 
     ``train_many`` is called once per phase with all models of all configs.
     """
-    configs = list(configs)
-    for c in configs:
-        if not isinstance(c, DNFExperiment):
-            raise TypeError(f"configs must be DNFExperiment instances, got {type(c).__name__}")
-    done = run_pipeline(configs, STAGES, backend=DEFAULT_BACKEND if backend is None else backend, progress=progress)
-    return [DNFResult(t.config, t.data, t.pretrained, t.models, t.frame, t.histories) for t in done]
+    return run_pipeline(configs, STAGES, backend=DEFAULT_BACKEND if backend is None else backend, progress=progress)
 
 
 def train_dnf(config: DNFExperiment, *, backend: str | None = None, progress: bool = False) -> DNFResult:
@@ -318,37 +306,19 @@ def _format_summary(frame: pd.DataFrame) -> str:
 def _parser() -> OneLineArgumentParser:
     p = OneLineArgumentParser(prog=PROG, description="Train dense and FPE-split networks on DNF data; print accuracy per strategy.")
     defaults = DNFExperiment()
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
-    p.add_argument("--n-clauses", type=int, default=defaults.n_clauses)
-    p.add_argument("--clause-size", type=int, default=defaults.clause_size)
-    p.add_argument("--hidden", type=int, default=defaults.hidden)
-    p.add_argument("--alpha", type=int, default=defaults.alpha)
-    p.add_argument("--strategies", nargs="+", default=list(defaults.strategies))
-    p.add_argument("--pretrain-epochs", type=int, default=defaults.pretrain_epochs)
-    p.add_argument("--split-epochs", type=int, default=defaults.split_epochs)
-    p.add_argument("--lr", type=float, default=defaults.lr)
-    p.add_argument("--l1", type=float, default=defaults.l1)
-    p.add_argument("--weight-decay", type=float, default=defaults.weight_decay)
-    p.add_argument("--n-samples", type=int, default=defaults.n_samples)
+    for name in ("n_clauses", "clause_size", "hidden", "alpha", "n_samples"):
+        p.add_argument(f"--{name.replace('_', '-')}", type=int, default=getattr(defaults, name))
+    add_schedule_arguments(p, defaults, backend="auto")
     p.add_argument("--out", help="result store directory: each run stored as it finishes, stored runs reused (resume)")
     p.add_argument("--save-models", help="directory: the networks of each run, one folder per config key")
     p.add_argument("--group-size", type=int, default=0, help="configs per training call (0: all at once)")
-    p.add_argument(
-        "--backend",
-        choices=["loop", "ensemble", "auto"],
-        default="auto",
-        help="train_many backend: 'auto' stacks the models into batched ensembles (fast), 'loop' is the reference",
-    )
-    p.add_argument("--progress", action="store_true", help="progress bar even when stderr is not a TTY")
     return p
 
 
 def _main(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
-    fields = dict(n_clauses=args.n_clauses, clause_size=args.clause_size, hidden=args.hidden, alpha=args.alpha,
-                  strategies=tuple(args.strategies), pretrain_epochs=args.pretrain_epochs,
-                  split_epochs=args.split_epochs, lr=args.lr, l1=args.l1, weight_decay=args.weight_decay,
-                  n_samples=args.n_samples)
+    fields = {**schedule_fields(args), **{name: getattr(args, name)
+                                          for name in ("n_clauses", "clause_size", "hidden", "alpha", "n_samples")}}
     configs = [DNFExperiment(seed=s, **fields) for s in args.seeds]
     if args.group_size < 0:
         raise ValueError(f"--group-size must be >= 0, got {args.group_size}")

@@ -85,8 +85,11 @@ from ..nn.models import MLP, count_nonzero
 from ..nn.strategies import get_strategy, strategy_names
 from ..results.keys import config_key
 from ..training.rewire import parameter_budget, train_rewiring
-from ..training.settings import TrainHistory, TrainSettings
-from .pipeline import ROLES, Stages, check_strategies, derive_seed, run_pipeline, seeded_init
+from ..training.settings import TrainHistory
+from .pipeline import (
+    ROLES, Stages, Trained, TwoPhases, add_schedule_arguments, check_strategies, derive_seed, run_pipeline, schedule_fields,
+    seeded_init,
+)
 from .registry import check_fields, experiment_kind
 
 __all__ = [
@@ -123,7 +126,7 @@ def paper_depth(n_layers: int) -> int:
 
 @experiment_kind("embedding", 1)
 @dataclass(frozen=True)
-class EmbeddingExperiment:
+class EmbeddingExperiment(TwoPhases):
     """One vision run: a dense ``n_features -> [hidden] * depth -> n_classes`` MLP split by
     each strategy (module docstring). ``dataset`` is ``"digits"`` or a path to an embedding
     file (``.npz`` / ``.safetensors``).
@@ -215,11 +218,6 @@ class EmbeddingExperiment:
             return self.layers
         return "first" if self.depth == 1 else "alternate"
 
-    def settings(self, phase: str) -> TrainSettings:
-        """``TrainSettings`` of ``phase`` ("pretrain" or "split")."""
-        epochs = {"pretrain": self.pretrain_epochs, "split": self.split_epochs}[phase]
-        return TrainSettings(epochs=epochs, batch_size=self.batch_size, lr=self.lr, weight_decay=self.weight_decay, l1=self.l1)
-
     def cost(self) -> float:
         """Relative cost: widths x depth x epochs over the dense model and every phase-2 model
         (a split layer is alpha times wider); the data set size is the same within a grid."""
@@ -272,16 +270,9 @@ def split_model(config: EmbeddingExperiment, pretrained: MLP, strategy: str) -> 
                       layers=config.split_layer_scheme, n_clusters=config.n_clusters if uses_clusters else None)
 
 
-@dataclass
-class EmbeddingResult:
-    """Everything one config produced: the pre-trained dense model, the final models, the frame."""
-
-    config: EmbeddingExperiment
-    data: EmbeddingData
-    pretrained: MLP
-    models: dict[str, MLP]
-    frame: pd.DataFrame
-    histories: dict[str, TrainHistory]
+class EmbeddingResult(Trained):
+    """Everything one config produced: the data, the pre-trained dense model, the final
+    models, the frame and the histories."""
 
 
 def _row(config: EmbeddingExperiment, data: EmbeddingData, strategy: str, model: MLP) -> dict:
@@ -325,6 +316,8 @@ def _train_rewiring(config: EmbeddingExperiment, data: EmbeddingData, strategy: 
 
 
 STAGES = Stages(
+    config=EmbeddingExperiment,
+    result=EmbeddingResult,
     data=load_dataset,
     dense=build_dense,
     split=lambda config, pretrained, strategy, data: split_model(config, pretrained, strategy),
@@ -340,12 +333,7 @@ def train_embedding_many(configs, *, backend: str | None = None, progress: bool 
     """Run every config through the staged pipeline (``pipeline``; module docstring); one
     result each. ``train_many`` is called once per phase with all one-shot models of all
     configs; ``"+rewire"`` models train one at a time."""
-    configs = list(configs)
-    for c in configs:
-        if not isinstance(c, EmbeddingExperiment):
-            raise TypeError(f"configs must be EmbeddingExperiment instances, got {type(c).__name__}")
-    done = run_pipeline(configs, STAGES, backend=DEFAULT_BACKEND if backend is None else backend, progress=progress)
-    return [EmbeddingResult(t.config, t.data, t.pretrained, t.models, t.frame, t.histories) for t in done]
+    return run_pipeline(configs, STAGES, backend=DEFAULT_BACKEND if backend is None else backend, progress=progress)
 
 
 def train_embedding(config: EmbeddingExperiment, *, backend: str | None = None, progress: bool = False) -> EmbeddingResult:
@@ -382,45 +370,19 @@ def _parser() -> OneLineArgumentParser:
     p.add_argument("--dataset", default=d.dataset, help="'digits' or an .npz/.safetensors embedding file")
     p.add_argument("--hidden", type=int, nargs="+", default=[d.hidden], help="hidden widths (one run per width and seed)")
     p.add_argument("--depth", type=int, default=d.depth, help="number of hidden layers (paper 'L-layer' = L - 1)")
-    p.add_argument("--alpha", type=int, default=d.alpha)
-    p.add_argument("--strategies", nargs="+", default=list(d.strategies), help=f"from {list(EMBEDDING_STRATEGIES)}")
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
-    p.add_argument("--pretrain-epochs", type=int, default=d.pretrain_epochs)
-    p.add_argument("--split-epochs", type=int, default=d.split_epochs)
-    p.add_argument("--batch-size", type=int, default=d.batch_size)
-    p.add_argument("--lr", type=float, default=d.lr)
-    p.add_argument("--l1", type=float, default=d.l1)
-    p.add_argument("--weight-decay", type=float, default=d.weight_decay)
-    p.add_argument("--rewire-every", type=int, default=d.rewire_every)
-    p.add_argument("--rewire-fraction", type=float, default=d.rewire_fraction)
+    add_schedule_arguments(p, d, backend=DEFAULT_BACKEND)
+    for name in ("alpha", "batch_size", "rewire_every", "rewire_fraction"):
+        p.add_argument(f"--{name.replace('_', '-')}", type=type(getattr(d, name)), default=getattr(d, name))
     p.add_argument("--out", help="write every row to this CSV file")
-    p.add_argument("--backend", choices=["loop", "ensemble", "auto"], default=DEFAULT_BACKEND)
-    p.add_argument("--progress", action="store_true", help="progress bars even when stderr is not a TTY")
     return p
 
 
 def _main(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
-    configs = [
-        EmbeddingExperiment(
-            dataset=args.dataset,
-            hidden=h,
-            depth=args.depth,
-            alpha=args.alpha,
-            strategies=tuple(args.strategies),
-            seed=s,
-            pretrain_epochs=args.pretrain_epochs,
-            split_epochs=args.split_epochs,
-            batch_size=args.batch_size,
-            lr=args.lr,
-            l1=args.l1,
-            weight_decay=args.weight_decay,
-            rewire_every=args.rewire_every,
-            rewire_fraction=args.rewire_fraction,
-        )
-        for h in args.hidden
-        for s in args.seeds
-    ]
+    fields = {**schedule_fields(args), **{name: getattr(args, name)
+                                          for name in ("dataset", "depth", "alpha", "batch_size", "rewire_every",
+                                                       "rewire_fraction")}}
+    configs = [EmbeddingExperiment(hidden=h, seed=s, **fields) for h in args.hidden for s in args.seeds]
     results = train_embedding_many(configs, backend=args.backend, progress=args.progress or sys.stderr.isatty())
     frame = pd.concat([r.frame for r in results], ignore_index=True)
     if args.out:

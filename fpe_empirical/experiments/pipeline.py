@@ -41,9 +41,9 @@ import torch
 
 from ..nn.models import MLP, count_nonzero
 from ..training.backends import train_many
-from ..training.settings import TrainHistory
+from ..training.settings import TrainHistory, TrainSettings
 
-__all__ = ["ROLES", "derive_seed", "seeded_init", "check_strategies", "Stages", "Trained", "run_pipeline", "relative_improvement_column"]
+__all__ = ["ROLES", "derive_seed", "seeded_init", "check_strategies", "TwoPhases", "add_schedule_arguments", "schedule_fields", "Stages", "Trained", "run_pipeline", "relative_improvement_column"]
 
 #: seed role -> code in the SeedSequence entropy
 ROLES = {"data": 0, "init": 1, "pretrain_order": 2, "split": 3, "finetune_order": 4, "rewire": 5}
@@ -56,10 +56,24 @@ def derive_seed(seed: int, role: str) -> int:
     return int(np.random.SeedSequence([int(seed), ROLES[role]]).generate_state(1, np.uint32)[0])
 
 
+class TwoPhases:
+    """Mixin of a pipeline config: ``settings(phase)`` from its fields ``pretrain_epochs``,
+    ``split_epochs``, ``batch_size``, ``lr``, ``weight_decay`` and ``l1``."""
+
+    def settings(self, phase: str) -> TrainSettings:
+        """``TrainSettings`` of ``phase`` ("pretrain" or "split")."""
+        epochs = {"pretrain": self.pretrain_epochs, "split": self.split_epochs}[phase]
+        return TrainSettings(epochs=epochs, batch_size=self.batch_size, lr=self.lr, weight_decay=self.weight_decay,
+                             l1=self.l1)
+
+
 @dataclass(frozen=True)
 class Stages:
-    """What an experiment kind plugs into the pipeline (module docstring)."""
+    """What an experiment kind plugs into the pipeline (module docstring): its config class,
+    its result class (a ``Trained``) and the stage functions."""
 
+    config: type
+    result: type
     data: Callable[[Any], Any]
     dense: Callable[[Any, Any], MLP]
     split: Callable[[Any, MLP, str, Any], MLP]
@@ -97,6 +111,29 @@ def check_strategies(strategies, allowed: Sequence[str]) -> tuple[str, ...]:
     return strategies
 
 
+#: the ``TwoPhases`` fields every pipeline CLI sets (``--pretrain-epochs`` ...)
+SCHEDULE_FIELDS = ("pretrain_epochs", "split_epochs", "lr", "l1", "weight_decay")
+
+
+def add_schedule_arguments(parser, defaults: TwoPhases, *, backend: str) -> None:
+    """The options every pipeline CLI shares: ``--strategies``, ``--seeds``, the schedule
+    (``SCHEDULE_FIELDS``), ``--backend`` (default ``backend``) and ``--progress``."""
+    parser.add_argument("--strategies", nargs="+", default=list(defaults.strategies))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    for name in SCHEDULE_FIELDS:
+        value = getattr(defaults, name)
+        parser.add_argument(f"--{name.replace('_', '-')}", type=type(value), default=value)
+    parser.add_argument("--backend", choices=["loop", "ensemble", "auto"], default=backend,
+                        help="train_many backend: 'auto' stacks the models into batched ensembles (fast), "
+                             "'loop' is the reference")
+    parser.add_argument("--progress", action="store_true", help="progress bars even when stderr is not a TTY")
+
+
+def schedule_fields(args) -> dict:
+    """The config fields of ``add_schedule_arguments``'s options (``strategies`` and the schedule)."""
+    return {"strategies": tuple(args.strategies), **{name: getattr(args, name) for name in SCHEDULE_FIELDS}}
+
+
 def relative_improvement_column(frame: pd.DataFrame) -> pd.Series | float:
     """``(test_accuracy - dense) / dense`` per row, dense being the frame's ``"dense"`` row
     (NaN without one, or when it is 0)."""
@@ -118,8 +155,12 @@ def _last(history: TrainHistory) -> float:
 
 
 def run_pipeline(configs: Sequence, stages: Stages, *, backend: str, progress: bool = False) -> list[Trained]:
-    """Run ``configs`` through the stages (module docstring); one ``Trained`` each, in order."""
+    """Run ``configs`` (instances of ``stages.config``) through the stages (module
+    docstring); one ``stages.result`` each, in order."""
     configs = list(configs)
+    for c in configs:
+        if not isinstance(c, stages.config):
+            raise TypeError(f"configs must be {stages.config.__name__} instances, got {type(c).__name__}")
     datas = [stages.data(c) for c in configs]
     dense = [stages.dense(c, d) for c, d in zip(configs, datas)]
     pre_hist = train_many(
@@ -168,5 +209,5 @@ def run_pipeline(configs: Sequence, stages: Stages, *, backend: str, progress: b
             hists[s] = hist[j]
         frame = pd.DataFrame(rows)
         frame["relative_improvement"] = relative_improvement_column(frame)
-        results.append(Trained(c, d, m, models, frame, hists))
+        results.append(stages.result(c, d, m, models, frame, hists))
     return results

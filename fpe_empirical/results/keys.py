@@ -17,7 +17,7 @@ import json
 import math
 from typing import Any
 
-__all__ = ["config_key", "config_to_dict", "canonical"]
+__all__ = ["config_key", "config_to_dict", "canonical", "unique_configs"]
 
 
 def canonical(value: Any) -> Any:
@@ -78,3 +78,14 @@ def config_key(config: Any) -> str:
     }
     blob = json.dumps(payload, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def unique_configs(configs) -> list:
+    """``configs`` without repeats (the same result key), in input order."""
+    seen, out = set(), []
+    for cfg in configs:
+        key = config_key(cfg)
+        if key not in seen:
+            seen.add(key)
+            out.append(cfg)
+    return out

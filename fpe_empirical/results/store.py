@@ -6,6 +6,7 @@ Layout of a store directory::
     DIR/.tmp-*                   a write in progress (or killed mid-write): never read
     DIR/.corrupt/<key>.<time>.json   files that failed verification, moved aside
     DIR/.failures/<key>.json     the last error of a run that failed (cleared on success)
+    DIR/models/<key>/            saved networks of a run, when kept (``results.models``)
 
 A result file is plain JSON, ``{"checksum": "sha256:<hex>", "payload": {...}}`` where the
 checksum is ``sha256`` of the payload's canonical JSON (sorted keys, no spaces). The payload
@@ -14,7 +15,8 @@ run's DataFrame, column by column) and provenance (seed, package versions, git c
 host, times, duration). Writes go to a temporary file that is fsynced and then
 ``os.replace``d onto its final name, so a kill at any moment leaves either the complete
 file or none. A file that does not parse, fails its checksum or names another key is
-*corrupt*: never read, reported, and (by the sweep) moved aside and recomputed.
+*corrupt*: never read, reported, and (by the sweep, or ``split_stored`` for a command that
+resumes) moved aside and recomputed.
 
 Nothing here unpickles: results are JSON only.
 """

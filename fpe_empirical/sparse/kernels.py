@@ -79,6 +79,17 @@ def _stack(typingctx, like, size):
 
 
 @njit(inline="always")
+def _block(goff, vals, idx, b):
+    """Width and the per-row value / index slices of packed block ``b`` (one slice per row:
+    indices from ``range(w)`` are provably >= 0, so loops carry no negative-index wraparound)."""
+    start = goff[b]
+    w = goff[b + 1] - start
+    r0 = 4 * start
+    return (w, vals[r0 : r0 + w], vals[r0 + w : r0 + 2 * w], vals[r0 + 2 * w : r0 + 3 * w], vals[r0 + 3 * w : r0 + 4 * w],
+            idx[r0 : r0 + w], idx[r0 + w : r0 + 2 * w], idx[r0 + 2 * w : r0 + 3 * w], idx[r0 + 3 * w : r0 + 4 * w])
+
+
+@njit(inline="always")
 def _fill(acc, value, tb):
     for t in range(tb):
         acc[t] = value
@@ -142,19 +153,7 @@ def _make_tiled(TB: int):
                         _load(a1, Yb, p1, TB)
                         _load(a2, Yb, p2, TB)
                         _load(a3, Yb, p3, TB)
-                    start = goff[g * n_chunks + c]
-                    w = goff[g * n_chunks + c + 1] - start
-                    r0 = 4 * start
-                    # one slice per row: indices from range(w) are provably >= 0, so the
-                    # loop carries no negative-index wraparound (and fewer live registers)
-                    v0s = vals[r0 : r0 + w]
-                    v1s = vals[r0 + w : r0 + 2 * w]
-                    v2s = vals[r0 + 2 * w : r0 + 3 * w]
-                    v3s = vals[r0 + 3 * w : r0 + 4 * w]
-                    i0s = idx[r0 : r0 + w]
-                    i1s = idx[r0 + w : r0 + 2 * w]
-                    i2s = idx[r0 + 2 * w : r0 + 3 * w]
-                    i3s = idx[r0 + 3 * w : r0 + 4 * w]
+                    w, v0s, v1s, v2s, v3s, i0s, i1s, i2s, i3s = _block(goff, vals, idx, g * n_chunks + c)
                     for k in range(w):
                         v0 = v0s[k]
                         v1 = v1s[k]
@@ -293,17 +292,7 @@ def rows_kernel(goff, n_chunks, vals, idx, bias, perm, X, Y, relu, lo, hi):
             a2 = bias[g, 2]
             a3 = bias[g, 3]
             for c in range(n_chunks):
-                start = goff[g * n_chunks + c]
-                w = goff[g * n_chunks + c + 1] - start
-                r0 = 4 * start
-                v0s = vals[r0 : r0 + w]
-                v1s = vals[r0 + w : r0 + 2 * w]
-                v2s = vals[r0 + 2 * w : r0 + 3 * w]
-                v3s = vals[r0 + 3 * w : r0 + 4 * w]
-                i0s = idx[r0 : r0 + w]
-                i1s = idx[r0 + w : r0 + 2 * w]
-                i2s = idx[r0 + 2 * w : r0 + 3 * w]
-                i3s = idx[r0 + 3 * w : r0 + 4 * w]
+                w, v0s, v1s, v2s, v3s, i0s, i1s, i2s, i3s = _block(goff, vals, idx, g * n_chunks + c)
                 for k in range(w):
                     a0 += v0s[k] * x[i0s[k]]
                     a1 += v1s[k] * x[i1s[k]]

@@ -19,7 +19,7 @@ __all__ = ["Packed", "pack", "pack_all"]
 
 @dataclass(frozen=True, eq=False)
 class Packed:
-    """Runtime form of one layer for the kernels (layout: ``_sparse_kernels`` docstring).
+    """Runtime form of one layer for the kernels (layout: ``kernels`` docstring).
 
     Hidden layers write their outputs in *packed order* (row ``p`` of the output tile is
     packed row ``p``; filler rows at the end), so every store is sequential; the next layer's

@@ -36,7 +36,7 @@ from typing import Any
 
 from ..experiments.dnf import DNFExperiment
 from ..experiments.registry import config_cost, config_from_dict, get_kind, register_cost  # noqa: F401  (older API)
-from ..results.keys import config_key
+from ..results.keys import unique_configs
 from . import vision_grids
 from .catalogue import PAPER
 
@@ -154,17 +154,11 @@ def expand_block(block: dict[str, Any], *, where: str = "grid") -> list:
     return configs
 
 
-def _parse_file(path: Path) -> Any:
+def _reader(path: Path) -> tuple[Callable[[str], Any], type, str]:
+    """``(loads, its error class, format name)`` for a grid file's suffix."""
     suffix = path.suffix.lower()
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"grid file {path} is not UTF-8 text ({exc})") from None
     if suffix == ".json":
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"grid file {path} is not valid JSON: {exc}") from None
+        return json.loads, json.JSONDecodeError, "JSON"
     if suffix == ".toml":
         try:
             import tomllib  # Python 3.11+
@@ -173,20 +167,26 @@ def _parse_file(path: Path) -> Any:
                 import tomli as tomllib  # type: ignore[no-redef]
             except ModuleNotFoundError:
                 raise ValueError("reading TOML grid files on Python 3.10 needs `pip install tomli`") from None
-        try:
-            return tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise ValueError(f"grid file {path} is not valid TOML: {exc}") from None
+        return tomllib.loads, tomllib.TOMLDecodeError, "TOML"
     if suffix in (".yaml", ".yml"):
         try:
             import yaml
         except ModuleNotFoundError:
             raise ValueError("reading YAML grid files needs `pip install pyyaml`") from None
-        try:
-            return yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise ValueError(f"grid file {path} is not valid YAML: {exc}") from None
+        return yaml.safe_load, yaml.YAMLError, "YAML"
     raise ValueError(f"grid file must end in .json, .toml, .yaml or .yml, got {path.name!r}")
+
+
+def _parse_file(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"grid file {path} is not UTF-8 text ({exc})") from None
+    loads, error, name = _reader(path)
+    try:
+        return loads(text)
+    except error as exc:
+        raise ValueError(f"grid file {path} is not valid {name}: {exc}") from None
 
 
 def load_grid_file(path: str | Path) -> list:
@@ -209,25 +209,15 @@ def load_grid_file(path: str | Path) -> list:
     return configs
 
 
-def _dedupe(configs: list) -> list:
-    seen, out = set(), []
-    for cfg in configs:
-        key = config_key(cfg)
-        if key not in seen:
-            seen.add(key)
-            out.append(cfg)
-    return out
-
-
 def grid_configs(spec: str) -> list:
     """Configs of a registered grid name, or of a grid file path; duplicates (same key) dropped."""
     if not isinstance(spec, str):
         raise TypeError(f"grid must be a string (a name or a file path), got {type(spec).__name__}")
     path = Path(spec)
     if path.suffix.lower() in (".json", ".toml", ".yaml", ".yml"):
-        return _dedupe(load_grid_file(path))
+        return unique_configs(load_grid_file(path))
     configs = get_grid(spec).build()
-    return _dedupe(list(configs))
+    return unique_configs(list(configs))
 
 
 # ---------------------------------------------------------------- the paper's DNF grids
@@ -269,7 +259,7 @@ def _grid_fig3c() -> list:
 
 @register_grid("dnf-fig4", "Figure 4: the union of Figures 3a and 3b (55 runs)")
 def _grid_fig4() -> list:
-    return _dedupe(_grid_fig3a() + _grid_fig3b())
+    return unique_configs(_grid_fig3a() + _grid_fig3b())
 
 
 @register_grid("dnf-case-study", "Section 3.1 case study: 8 clauses, 8 hidden, 5 seeds (5 runs)")

@@ -34,38 +34,12 @@ from ..results.keys import config_key
 from ..results.provenance import provenance
 from ..results.store import ResultStore
 from . import sweep
-from .catalogue import ALL_PROFILES, PROFILES, get_profile  # noqa: F401
-from .targets import (  # noqa: F401
-    COLLISION_PARENTS, DNF_TARGETS, QUICK_DNF, QUICK_HIDDEN, QUICK_N_CLAUSES, TARGETS, THEORY_TARGETS, VISION_TARGETS,
-    Target, case_study_config, case_study_seeds, configs, coverage_parents, dataset_label, dedupe, experiment_sets,
-    resolve_datasets,
-)
+from .catalogue import get_profile
+from .targets import *  # noqa: F401,F403  (the targets API is this module's too)
+from .targets import __all__ as _targets_api
+from .targets import case_study_config, case_study_seeds, dedupe
 
-__all__ = [
-    "PROFILES",
-    "ALL_PROFILES",
-    "TARGETS",
-    "Target",
-    "DNF_TARGETS",
-    "VISION_TARGETS",
-    "THEORY_TARGETS",
-    "QUICK_DNF",
-    "QUICK_N_CLAUSES",
-    "QUICK_HIDDEN",
-    "configs",
-    "experiment_sets",
-    "resolve_datasets",
-    "ensure",
-    "case_study_models",
-    "case_study_config",
-    "case_study_seeds",
-    "models_dir",
-    "coverage_parents",
-    "COLLISION_PARENTS",
-    "TheorySimulation",
-    "run_theory",
-    "dataset_label",
-]
+__all__ = [*_targets_api, "ensure", "case_study_models", "models_dir", "TheorySimulation", "run_theory"]
 
 
 def ensure(

@@ -25,14 +25,14 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..experiments.dnf import DNFExperiment
 from ..experiments.theory_sim import TheorySimulation
-from ..results.keys import config_key
+from ..results.keys import unique_configs
 from .catalogue import ALL_PROFILES, PROFILES, QUICK, check_profile, get_profile
 from .vision_grids import build_grid
 
@@ -203,15 +203,8 @@ def _theory_configs(target: str, profile: str) -> list:
 # --------------------------------------------------------------------------- public
 
 
-def dedupe(cfgs: Iterable) -> list:
-    """``cfgs`` without repeated result keys, in order."""
-    seen, out = set(), []
-    for c in cfgs:
-        k = config_key(c)
-        if k not in seen:
-            seen.add(k)
-            out.append(c)
-    return out
+#: the older name of ``results.keys.unique_configs``
+dedupe = unique_configs
 
 
 def configs(target: str, profile: str, *, dataset: str | None = None) -> list:

@@ -21,7 +21,7 @@ import torch
 
 from ..nn.models import MLP
 from .ensemble import ensemble_compatible, train_ensemble
-from .settings import TrainHistory, TrainSettings, check_data, check_seed
+from .settings import TrainHistory, TrainSettings, check_data, check_seed, per_model
 from .trainer import train_each
 
 __all__ = ["TRAINERS", "train_many", "train_auto"]
@@ -60,14 +60,7 @@ def train_many(
 ) -> list[TrainHistory]:
     """Train each ``models[i]`` in place on ``data[i] = (X, y)`` with ``seeds[i]``, fresh Adam,
     by the trainer ``TRAINERS[backend]`` (module docstring); one history per model."""
-    n = len(models)
-    if isinstance(settings, TrainSettings):
-        settings = [settings] * n
-    if not (len(data) == len(settings) == len(seeds) == n):
-        raise ValueError(
-            f"models, data, settings and seeds must have equal lengths, got "
-            f"{n}, {len(data)}, {len(settings)}, {len(seeds)}"
-        )
+    settings = per_model(models, data, settings, seeds)
     if backend not in TRAINERS:
         raise ValueError(f"backend must be one of {', '.join(repr(b) for b in TRAINERS)}, got {backend!r}")
     for i, (model, xy, s, seed) in enumerate(zip(models, data, settings, seeds)):

@@ -66,7 +66,7 @@ import torch
 
 from ..nn.models import MLP
 from .loop import run_epochs
-from .settings import TrainHistory, TrainSettings
+from .settings import TrainHistory, TrainSettings, per_model
 from .stacked import (  # noqa: F401  (StackedMLP, stack_shape, ensemble_compatible: this module's public API too)
     SEGMENT_QUANTUM, WIDTH_QUANTUM, StackedMLP, norm_eps, ensemble_compatible, round_up, stack_shape,
 )
@@ -255,18 +255,11 @@ def _train_stack(
         models = [models[0], copy.deepcopy(models[0])]
         data, settings, seeds = [data[0]] * 2, [settings[0]] * 2, [seeds[0]] * 2
     with _one_thread():
-        histories, net, opt = _train_stack_1t(models, data, settings, seeds, progress=progress)
+        histories, net, opt = _train_one_stack(models, data, settings, seeds, progress)
     return histories[:n_members], net, opt
 
 
-def _train_stack_1t(
-    models: Sequence[MLP],
-    data: Sequence[tuple[torch.Tensor, torch.Tensor]],
-    settings: Sequence[TrainSettings],
-    seeds: Sequence[int],
-    *,
-    progress: bool,
-) -> tuple[list[TrainHistory], StackedMLP, torch.optim.Optimizer]:
+def _train_one_stack(models, data, settings, seeds, progress: bool):
     s0 = settings[0]
     net = StackedMLP(models)
     M = net.M
@@ -355,14 +348,7 @@ def train_ensemble(
     docstring). Raises ``ValueError`` for a model that cannot be stacked (see
     ``ensemble_compatible``).
     """
-    n = len(models)
-    if isinstance(settings, TrainSettings):
-        settings = [settings] * n
-    if not (len(data) == len(settings) == len(seeds) == n):
-        raise ValueError(
-            f"models, data, settings and seeds must have equal lengths, got "
-            f"{n}, {len(data)}, {len(settings)}, {len(seeds)}"
-        )
+    settings = per_model(models, data, settings, seeds)
     for i, (model, (X, y)) in enumerate(zip(models, data)):
         reason = ensemble_compatible(model)
         if reason is not None:
@@ -373,7 +359,7 @@ def train_ensemble(
             raise ValueError(f"data[{i}] y must have shape ({X.shape[0]},), got {tuple(y.shape)}")
         if X.dtype != model.layers[0].weight.dtype:
             raise ValueError(f"data[{i}] X must have the model's dtype {model.layers[0].weight.dtype}, got {X.dtype}")
-    histories: list[TrainHistory | None] = [None] * n
+    histories: list[TrainHistory | None] = [None] * len(models)
     for group in ensemble_groups(models, data, settings, max_members=max_members):
         out, _, _ = _train_stack(
             [models[i] for i in group],

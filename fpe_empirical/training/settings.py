@@ -25,7 +25,7 @@ from fpe_common.checks import check_float, check_int
 
 from ..nn.models import MLP
 
-__all__ = ["TrainSettings", "TrainHistory", "make_optimizer", "l1_penalty", "check_data", "check_seed"]
+__all__ = ["TrainSettings", "TrainHistory", "make_optimizer", "l1_penalty", "check_data", "check_seed", "per_model"]
 
 
 @dataclass(frozen=True)
@@ -87,6 +87,20 @@ def check_data(model, X, y, where: str = "") -> None:
     if y.numel() and (int(y.min()) < 0 or int(y.max()) >= n_classes):
         raise ValueError(f"y{where} must hold labels in 0..{n_classes - 1} (the model's head), "
                          f"got {int(y.min())}..{int(y.max())}")
+
+
+def per_model(models, data, settings, seeds) -> list[TrainSettings]:
+    """``settings`` as one ``TrainSettings`` per model (one given for all is repeated),
+    after checking that models, data, settings and seeds have equal lengths."""
+    n = len(models)
+    if isinstance(settings, TrainSettings):
+        settings = [settings] * n
+    if not (len(data) == len(settings) == len(seeds) == n):
+        raise ValueError(
+            f"models, data, settings and seeds must have equal lengths, got "
+            f"{n}, {len(data)}, {len(settings)}, {len(seeds)}"
+        )
+    return list(settings)
 
 
 def check_seed(name: str, seed) -> int:
