@@ -153,7 +153,8 @@ def kernel_rates(args, clock) -> None:
     import numpy as np
     import torch
 
-    from fpe_empirical.sparse import SparseMLP, _layer_from_weight
+    from fpe_empirical.sparse import SparseMLP
+    from fpe_empirical.sparse.layers import layer_from_weight
 
     rng = np.random.default_rng(args.seed)
     n_in, n_out, fan = 512, 1024, 128
@@ -163,8 +164,8 @@ def kernel_rates(args, clock) -> None:
     Wd = rng.standard_normal((n_out, n_in)).astype(np.float32)
     b = np.zeros(n_out, np.float32)
     pi = np.arange(n_out)
-    sparse = SparseMLP([_layer_from_weight(Ws, b, pi, "ell")])
-    dense = SparseMLP([_layer_from_weight(Wd, b, pi, "dense")])
+    sparse = SparseMLP([layer_from_weight(Ws, b, pi, "ell")])
+    dense = SparseMLP([layer_from_weight(Wd, b, pi, "dense")])
     lin = torch.nn.Linear(n_in, n_out)
     torch.set_num_threads(1)
     print("| batch | path | entries | G multiply-adds/s |")

@@ -1,48 +1,8 @@
-"""CLI error conventions shared by the toolkit's command-line tools.
-
-Bad input exits with code 2 and exactly one line on stderr, no traceback:
-``OneLineArgumentParser`` does it for argparse errors and ``run_main`` for ``ValueError``,
-``TypeError`` and ``OSError`` raised by the program (and 130 on Ctrl-C).
-
-    def main(argv=None) -> int:
-        return run_main(_main, argv, prog="python -m pkg.tool")
-"""
+"""CLI error conventions: moved to ``fpe_common.cli`` (shared by every package); this
+module re-exports them so existing imports keep working."""
 
 from __future__ import annotations
 
-import argparse
-import sys
-from typing import Callable, Sequence
+from fpe_common.cli import CLIError, OneLineArgumentParser, run_main
 
-
-class CLIError(Exception):
-    """Raise for a user error detected by the CLI itself (exits 2, one line)."""
-
-
-class OneLineArgumentParser(argparse.ArgumentParser):
-    """argparse that reports a usage error on one stderr line and exits 2."""
-
-    def error(self, message: str):  # type: ignore[override]
-        sys.stderr.write(f"{self.prog}: error: {_one_line(message)} (see --help)\n")
-        raise SystemExit(2)
-
-
-def _one_line(msg: object) -> str:
-    return " ".join(str(msg).split())
-
-
-def run_main(body: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None,
-             *, prog: str) -> int:
-    """Run ``body(argv)``; map user errors to exit code 2 with one stderr line."""
-    try:
-        return int(body(argv) or 0)
-    except (CLIError, ValueError, TypeError) as exc:
-        sys.stderr.write(f"{prog}: error: {_one_line(exc)}\n")
-        return 2
-    except OSError as exc:
-        where = f" {exc.filename!r}" if getattr(exc, "filename", None) else ""
-        sys.stderr.write(f"{prog}: error:{where} {_one_line(exc.strerror or exc)}\n")
-        return 2
-    except KeyboardInterrupt:
-        sys.stderr.write(f"{prog}: interrupted\n")
-        return 130
+__all__ = ["CLIError", "OneLineArgumentParser", "run_main"]

@@ -194,7 +194,7 @@ class Context:
 
         if self._models is None:
             if not train:
-                seeds = profiles._dnf_axes(self.profile)[2]
+                seeds = profiles.case_study_seeds(self.profile)
                 root = profiles.models_dir(self.store)
                 missing = [s for s in seeds
                            if not (root / config_key(profiles.case_study_config(self.profile, s)) / "result.json").is_file()]

@@ -9,12 +9,13 @@ fraction of the size; the figures use few colours). Exit 2 with one line on bad 
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Sequence
 
-from fpe_theory.cli_errors import OneLineArgumentParser, run_main
+from fpe_common.atomic import atomic_path
+from fpe_common.cli import OneLineArgumentParser, run_main
+from fpe_common.paths import FIGURES_DIR
 
 PROG = "python -m paper_figures.docs"
 #: the figures the README shows
@@ -30,15 +31,14 @@ def shrink(src: Path, dest: Path, width: int) -> Path:
         if im.width > width:
             im = im.resize((width, round(im.height * width / im.width)), Image.LANCZOS)
         im = im.quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
-        tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
-        im.save(tmp, format="PNG", optimize=True)
-    os.replace(tmp, dest)
+        with atomic_path(dest) as tmp:
+            im.save(tmp, format="PNG", optimize=True)
     return dest
 
 
 def _main(argv: Sequence[str] | None) -> int:
     p = OneLineArgumentParser(prog=PROG, description="Small PNG copies of the main figures for the README.")
-    p.add_argument("--src", default="results/figures", help="figures folder (default results/figures)")
+    p.add_argument("--src", default=FIGURES_DIR, help=f"figures folder (default {FIGURES_DIR})")
     p.add_argument("--dest", default="docs/figures", help="destination folder (default docs/figures)")
     p.add_argument("--width", type=int, default=1100, help="maximum width in pixels (default 1100)")
     args = p.parse_args(argv)

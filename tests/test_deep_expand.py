@@ -32,7 +32,7 @@ from hypothesis import strategies as st
 from budget import examples
 
 from fpe_empirical import fpe_expand
-from fpe_empirical.expand import _split_layer, split_layer_indices
+from fpe_empirical.expand import split_layer, split_layer_indices
 from fpe_empirical.models import MLP, count_nonzero
 
 torch.set_default_dtype(torch.float32)
@@ -54,7 +54,7 @@ def split_only(model, alpha, strategy="random", seed=0, layers="alternate"):
     new = copy.deepcopy(model)
     rng = np.random.default_rng(seed)
     for i in split_layer_indices(len(model.layers) - 1, layers):
-        _split_layer(new, i, alpha, strategy, rng, None, None)
+        split_layer(new, i, alpha, strategy, rng, None, None)
     return new
 
 

@@ -148,7 +148,7 @@ def test_cli_runs_resumes_and_rejects_bad_input(tmp_path, capsys):
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "clause" in out and "random" in out and "dense" in out
-    files = list(tmp_path.glob("*.csv"))
+    files = list(tmp_path.glob("*.json"))  # --out is a result store: one file per run
     assert len(files) == 1
     stamp = files[0].stat().st_mtime_ns
     assert main(args) == 0  # resumed: read back, not retrained

@@ -23,6 +23,7 @@ import torch
 
 from fpe_empirical import load_embeddings
 from fpe_empirical import embed as E
+from fpe_empirical.data import clip as C
 
 
 # --------------------------------------------------------------------------- fixtures
@@ -293,8 +294,8 @@ def test_resume_after_stop_and_corrupt_chunk(tmp_path, photos, tiny_clip, monkey
     full = load_embeddings(E.extract_embeddings("cifar100", path, tmp_path / "full.npz", **kw))
 
     seen = []
-    real = E.clip_preprocess
-    monkeypatch.setattr(E, "clip_preprocess", lambda images, size=224: seen.append(len(images)) or real(images, size))
+    real = C.clip_preprocess
+    monkeypatch.setattr(C, "clip_preprocess", lambda images, size=224: seen.append(len(images)) or real(images, size))
     out = tmp_path / "r.npz"
     assert E.extract_embeddings("cifar100", path, out, max_chunks=1, **kw) is None
     cache = tmp_path / "r.npz.cache"

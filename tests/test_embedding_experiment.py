@@ -59,8 +59,8 @@ def test_defaults_and_depth_rules():
         (dict(strategies=()), ValueError, "at least one strategy"),
         (dict(strategies="dense"), TypeError, "strategies must be a tuple"),
         (dict(strategies=("dense", "dense")), ValueError, "must not repeat"),
-        (dict(strategies=("two_four",), alpha=4), ValueError, "'two_four' needs alpha == 2"),
-        (dict(strategies=("two_four",), depth=4, hidden=6), ValueError, "hidden to be a multiple of 4"),
+        (dict(strategies=("two_four",), alpha=4), ValueError, "alpha must be 2 for strategy='two_four'"),
+        (dict(strategies=("two_four",), depth=4, hidden=6), ValueError, "hidden layer 3 to be a multiple of 4"),
         (dict(lr=0.0), ValueError, "lr must be a finite float > 0"),
         (dict(rewire_fraction=1.5), ValueError, r"rewire_fraction must be a finite float >= 0 and <= 1.0"),
         (dict(layers="odd"), ValueError, "layers must be 'first', 'alternate' or None"),
@@ -151,14 +151,16 @@ def test_same_seed_same_result_and_runner_dispatch():
 def test_train_many_called_once_per_phase(monkeypatch):
     """The runner hands every model of a phase to one train_many call (so the batched
     ensemble can stack them); rewiring models train separately."""
+    from fpe_empirical.experiments import pipeline
+
     calls = []
-    real = EX.train_many
+    real = pipeline.train_many
 
     def spy(models, data, settings, seeds, **kw):
         calls.append(len(models))
         return real(models, data, settings, seeds, **kw)
 
-    monkeypatch.setattr(EX, "train_many", spy)
+    monkeypatch.setattr(pipeline, "train_many", spy)
     configs = [tiny(hidden=h, seed=s, strategies=("dense", "random", "random+rewire")) for h in (2, 3) for s in (0, 1)]
     frames = run_many(configs)
     assert calls == [4, 8]

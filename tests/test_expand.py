@@ -12,11 +12,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fpe_empirical.expand import (
-    _prune_to,
-    _split_layer,
     fpe_expand,
     gram_groups,
     partition_inputs,
+    prune_to,
+    split_layer,
     split_layer_indices,
 )
 from fpe_empirical.models import MLP, count_nonzero
@@ -47,7 +47,7 @@ def split_only(model, alpha, strategy, seed=0, groups=None, layers="first"):
     rng = np.random.default_rng(seed)
     g = [np.asarray(x) for x in groups] if groups is not None else None
     for i in split_layer_indices(len(model.layers) - 1, layers):
-        _split_layer(new, i, alpha, strategy, rng, g, None)
+        split_layer(new, i, alpha, strategy, rng, g, None)
     return new
 
 
@@ -310,7 +310,7 @@ def test_pruning_tie_break_by_position():
     excess = count_nonzero(pre) - before  # 4 bias copies + 4 output copies = 8
     assert excess == 8
     post = copy.deepcopy(pre)
-    _prune_to(post, [0, 1], before)
+    prune_to(post, [0, 1], before)
     live = pre.layers[0].mask.reshape(-1).nonzero().reshape(-1)[:excess]
     lost = (pre.layers[0].mask & ~post.layers[0].mask).reshape(-1).nonzero().reshape(-1)
     assert torch.equal(lost, live)

@@ -527,23 +527,24 @@ def test_paper_figures_docs_and_scripts_bad_input(tmp_path_factory, width, which
                            ["--store", str(tmp / "none"), "--out", str(tmp / "o")], ("--store",))
 
 
-# ============================================================================= resumed CSVs
-def test_dnf_experiment_resume_refuses_damaged_or_foreign_csv(tmp_path):
-    """dnf_experiment --out: a damaged per-seed CSV (garbage, missing columns, another
-    config's rows) is recomputed with a note, never printed as if it were the result."""
-    from fpe_empirical.config import config_key
+# ============================================================================= resumed stores
+def test_dnf_experiment_resume_refuses_damaged_or_foreign_result(tmp_path):
+    """dnf_experiment --out (a result store): a damaged result file (garbage, empty,
+    truncated, another run's file) is moved aside and recomputed with a note, never printed
+    as if it were the result."""
     from fpe_empirical.dnf_experiment import DNFExperiment, main
+    from fpe_empirical.store import ResultStore
 
-    args = DNF_BASE + ["--out", str(tmp_path)]
+    args = DNF_BASE + ["--out", str(tmp_path / "out")]
     rc, out, err = run_cli(main, args)
     assert rc == 0, err
-    (csv,) = tmp_path.glob("*.csv")
-    good = csv.read_bytes()
-    frame = pd.read_csv(csv)
-    other = frame.assign(config_key=config_key(DNFExperiment(seed=9)), test_accuracy=0.123456)
-    for damage in (b"\x00\x01garbage", b"", b"strategy,seed\ndense,0\n", other.to_csv(index=False).encode(),
-                   good[: len(good) // 2]):
-        csv.write_bytes(damage)
+    (path,) = (tmp_path / "out").glob("*.json")
+    good = path.read_bytes()
+    foreign = ResultStore(tmp_path / "other")
+    other = DNFExperiment(seed=9)
+    foreign.put(other, ResultStore(tmp_path / "out").get(path.stem).frame.assign(test_accuracy=0.123456))
+    for damage in (b"\x00\x01garbage", b"", good[: len(good) // 2], foreign.path(other).read_bytes()):
+        path.write_bytes(damage)
         rc, out2, err = run_cli(main, args)
         assert rc == 0 and "recomputing" in err and "Traceback" not in err, err
         assert out2 == out and "0.123456" not in out2  # the recomputed table, never the damaged one
@@ -552,21 +553,24 @@ def test_dnf_experiment_resume_refuses_damaged_or_foreign_csv(tmp_path):
     assert rc == 0 and err == "" and out3 == out  # the rewritten file is reused silently
 
 
-def test_sensitivity_resume_refuses_csvs_of_other_settings(tmp_path):
+def test_sensitivity_resume_reuses_only_its_own_runs(tmp_path):
     """sensitivity --out keyed its CSVs by the setting label only: a rerun with other seeds
-    or epochs reused the old numbers. Now a CSV is reused only for exactly its configs."""
+    or epochs reused the old numbers. Now --out is a result store keyed by each run's config:
+    other seeds are new runs, and a rerun reuses exactly what it stored."""
     from fpe_empirical.sensitivity import main
 
     one = SENS_BASE + ["--out", str(tmp_path)]
     rc, out1, err = run_cli(main, one)
     assert rc == 0, err
-    stamps = {p.name: p.stat().st_mtime_ns for p in tmp_path.glob("*.csv")}
+    first = {p.name: p.stat().st_mtime_ns for p in tmp_path.glob("*.json")}
     two = [a if a != "0" or i != 1 else "1" for i, a in enumerate(one)]  # --seeds 1
     rc, out2, err = run_cli(main, two)
-    assert rc == 0 and err.count("holds the results of other settings") == len(stamps)
-    assert out2 != out1
+    assert rc == 0 and err == "" and out2 != out1
+    both = {p.name: p.stat().st_mtime_ns for p in tmp_path.glob("*.json")}
+    assert len(both) == 2 * len(first) and all(both[k] == v for k, v in first.items())
     rc, out3, err = run_cli(main, two)
     assert rc == 0 and err == "" and out3 == out2
+    assert {p.name: p.stat().st_mtime_ns for p in tmp_path.glob("*.json")} == both
     TRIED["resume files"] += 2
 
 

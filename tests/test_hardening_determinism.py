@@ -32,7 +32,8 @@ from budget import examples
 import fpe_theory as ft
 from tally import Tally
 from fpe_empirical.config import config_from_dict, config_key
-from fpe_empirical.store import ResultStore, _canonical_bytes
+from fpe_empirical.results.codec import canonical_bytes as _canonical_bytes
+from fpe_empirical.store import ResultStore
 
 ROOT = Path(__file__).resolve().parent.parent
 COUNTS = Tally("hardening determinism", total=False)  # printed in the session summary (tests/tally.py)

@@ -278,7 +278,7 @@ def _forged_payloads():
 def test_forged_payload_with_valid_checksum_is_corrupt_or_readable(good_store, tmp_path_factory, forged):
     """Even with a valid checksum, a payload of the wrong shape is CorruptResultError, never
     an AttributeError/KeyError/TypeError from inside the reader."""
-    from fpe_empirical.store import _canonical_bytes, _checksum
+    from fpe_empirical.results.codec import canonical_bytes as _canonical_bytes, checksum as _checksum
 
     root, raw, original = good_store
     part, value = forged
@@ -486,7 +486,7 @@ UNSAFE_CALLS = {
 }
 # the one sanctioned unpickler: CIFAR-100's python pickles, through an allow-list of NumPy
 # array reconstructors (fpe_empirical/embed.py, _ArrayUnpickler.find_class)
-ALLOWED = {("fpe_empirical/embed.py", "pickle", "Unpickler")}
+ALLOWED = {("fpe_empirical/data/readers.py", "pickle", "Unpickler")}
 
 
 def _package_files():
@@ -525,7 +525,7 @@ def test_no_loader_unpickles_static_scan():
                         found.append(f"{rel}:{node.lineno} np.load without allow_pickle=False")
     TRIED["security: calls scanned"] += n_calls
     assert not found, found
-    src = (ROOT / "fpe_empirical/embed.py").read_text()
+    src = (ROOT / "fpe_empirical/data/readers.py").read_text()
     assert "def find_class" in src and "refusing to load global" in src
 
 

@@ -174,7 +174,11 @@ def test_ensure_reports_failures(tmp_path, monkeypatch):
     def boom(configs):
         raise RuntimeError("simulated failure")
 
-    monkeypatch.setitem(__import__("fpe_empirical.runner", fromlist=["_RUNNERS"])._RUNNERS, "theory-sim", boom)
+    import dataclasses
+
+    from fpe_empirical.experiments.registry import KINDS
+
+    monkeypatch.setitem(KINDS, "theory-sim", dataclasses.replace(KINDS["theory-sim"], runner=boom))
     store = ResultStore(tmp_path / "store")
     with pytest.raises(RuntimeError, match="failed"):
         prof_mod.ensure(profiles.configs("theory_collisions", "tiny")[:1], store, progress=False)

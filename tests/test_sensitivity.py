@@ -35,10 +35,10 @@ def test_cli_tiny_sweep_resumes(tmp_path, capsys):
     out = capsys.readouterr().out
     rows = [line for line in out.splitlines() if line.startswith("| ")]
     assert len(rows) == 1 + 4  # header, default, 3 lr values
-    stamps = {p.name: p.stat().st_mtime_ns for p in tmp_path.glob("*.csv")}
+    stamps = {p.name: p.stat().st_mtime_ns for p in tmp_path.glob("*.json")}  # a result store: one file per run
     assert len(stamps) == 4
     assert main(args) == 0
-    assert {p.name: p.stat().st_mtime_ns for p in tmp_path.glob("*.csv")} == stamps
+    assert {p.name: p.stat().st_mtime_ns for p in tmp_path.glob("*.json")} == stamps
     capsys.readouterr()
     assert main(["--params", "nope"]) == 2
     assert "params must be drawn from" in capsys.readouterr().err

@@ -21,8 +21,9 @@ from safetensors.numpy import save_file
 from unittest import mock
 
 from fpe_empirical import _sparse_kernels as K
-from fpe_empirical import sparse as S
-from fpe_empirical._sparse_kernels import from_blocked, reference_forward, to_blocked
+from fpe_empirical._sparse_kernels import reference_forward
+from fpe_empirical.sparse import cpu as S
+from fpe_empirical.sparse.blocked import from_blocked, to_blocked
 from fpe_empirical.expand import fpe_expand
 from fpe_empirical.models import MLP, count_nonzero
 from fpe_empirical.sparse import SparseMLP, TorchSparseMLP, is_two_four, to_sparse

@@ -13,7 +13,7 @@ import os
 import sys
 from typing import Sequence
 
-from fpe_theory.cli_errors import OneLineArgumentParser, run_main
+from fpe_common.cli import OneLineArgumentParser, run_main
 
 PROG = "python -m validation"
 

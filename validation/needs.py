@@ -35,11 +35,11 @@ REQUIREMENTS: dict[str, tuple[str, str]] = {
     "vision.dynamic": ("A.7 dynamic rewiring vs one-shot random split", "dynamic"),
 }
 
-#: the public profiles; "tiny" (seconds, meaningless numbers) exists for tests of the pipeline
-PROFILES = ("quick", "paper")
-ALL_PROFILES = ("tiny", "quick", "paper")
-#: coverage replicates (split seeds per pre-trained network) per profile
-COVERAGE_REPLICATES = {"tiny": 10, "quick": 40, "paper": 200}
+#: the profiles ("tiny": seconds, meaningless numbers, for tests of the pipeline) and the
+#: coverage replicates (split seeds per pre-trained network) of each: the profile catalogue's
+from fpe_empirical.sweeps.catalogue import ALL_PROFILES, CATALOGUE, PROFILES  # noqa: E402
+
+COVERAGE_REPLICATES = {name: p.coverage_replicates for name, p in CATALOGUE.items()}
 
 
 def configs(requirement: str, profile: str, dataset: str | None = None) -> list:

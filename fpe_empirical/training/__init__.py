@@ -1,0 +1,14 @@
+"""Training: one loop, three trainers.
+
+- ``settings``: ``TrainSettings`` (one phase's hyper-parameters), ``TrainHistory``, the
+  optimizer and the L1 term every trainer uses;
+- ``loop``: the training loop (data order, batches, step count, epoch losses) every trainer
+  runs, and the autograd step of one model;
+- ``trainer``: ``train``, the plain single-model reference, and ``train_each``;
+- ``stacked`` / ``ensemble``: many small MLPs as one stacked computation with one fused Adam
+  (``train_ensemble``), bit-identical per member whatever it is stacked with;
+- ``rewire``: dynamic rewiring (``rewire_``, ``train_rewiring``: the reference loop with a
+  rewire after every ``every`` steps);
+- ``backends``: ``train_many(..., backend="loop" | "ensemble" | "auto")``, the trainer a
+  caller picks by name.
+"""
