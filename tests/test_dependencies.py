@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("fpe_theory", "fpe_empirical", "validation", "paper_figures")
+PACKAGES = ("fpe_common", "fpe_theory", "fpe_empirical", "validation", "paper_figures")
 
 
 def _norm(name: str) -> str:
