@@ -28,7 +28,7 @@ $(STAMP): pyproject.toml Makefile
 # main job: the theory bound checks, every figure and table of the paper, and the claims
 # ledger, all from one result store (PROFILE=paper for the paper's schedules: hours)
 run: $(STAMP)
-	$(BIN)/python -m fpe_theory.simulate --quick
+	$(BIN)/python -m fpe_theory.simulate --quick --model all
 	$(BIN)/python -m paper_figures --profile $(PROFILE) --store $(OUT)/store --out $(OUT)/figures $(if $(WORKERS),--workers $(WORKERS))
 	$(BIN)/python -m validation --profile $(PROFILE) --store $(OUT)/store --out $(OUT)/validation
 	@echo "figures: $(OUT)/figures/index.md; claims: $(OUT)/validation/report.md"

@@ -3,14 +3,18 @@
 Measures side by side in one process, round-robin, median of ``--repeats`` (>= 5):
 - time per trial of ``simulate`` on 1 and 2 threads;
 - time per trial of the NumPy reference (argsort of float64 random keys per parent), and of
-  the same with float32 keys (a faster NumPy baseline, for honesty);
+  the same with float32 keys (a faster NumPy baseline, for honesty); for the literal model,
+  whose reference replays the kernels' own stream bit for bit (slow by design), the NumPy
+  baseline is instead ``Generator.integers(0, alpha)`` labels (uint8 / int64) counted the
+  same vectorised way;
 - the raw xoshiro256** throughput of this machine (64-bit outputs per second, 1 and 2
   threads) and the fraction of it the simulator reaches, counted two ways: bounded draws
   per second (a partition trial needs N·(n-1)) over raw outputs per second, and 64-bit
   outputs actually consumed (4 draws per output for bounds <= 4096) over raw outputs.
 
     .venv/bin/python benchmarks/bench_simulate.py               # C=32, k=4, alpha=2, N=64
-    .venv/bin/python benchmarks/bench_simulate.py --config 8,4,2,8 --model independent
+    .venv/bin/python benchmarks/bench_simulate.py --config 8,4,2,8 --model subset
+    .venv/bin/python benchmarks/bench_simulate.py --model literal
 
 Other processes distort timings: the load average is printed before and after.
 """
@@ -28,7 +32,7 @@ import numpy as np
 
 import fpe_theory as ft
 from fpe_theory import _kernels as K
-from fpe_theory._reference import simulate_reference
+from fpe_theory._reference import _count_labels, simulate_reference
 
 
 def _draws_per_trial(c, k, a, n_par, model, layout):
@@ -42,8 +46,8 @@ def _draws_per_trial(c, k, a, n_par, model, layout):
         return big / 2 + (len(bounds) - big) / 4
 
     fy = list(range(n, 1, -1))
-    per_parent = {"partition": fy, "independent": list(range(n, n - d, -1)) * a,
-                  "two_four": [6] * (n // 4)}[model]
+    per_parent = {"partition": fy, "subset": list(range(n, n - d, -1)) * a,
+                  "two_four": [6] * (n // 4), "literal": [a] * n}[model]
     extra = fy if layout == "shuffled" else []
     draws = n_par * len(per_parent) + len(extra)
     return draws, n_par * outputs(per_parent) + outputs(extra)
@@ -59,7 +63,7 @@ def _time(fn) -> tuple[float, float]:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--config", default="32,4,2,64", help="n_clauses,clause_size,alpha,n_parents")
-    p.add_argument("--model", default="partition", choices=["partition", "independent", "two_four"])
+    p.add_argument("--model", default="partition", choices=["partition", "subset", "literal", "two_four"])
     p.add_argument("--layout", default="contiguous", choices=["contiguous", "shuffled"])
     p.add_argument("--repeats", type=int, default=7)
     p.add_argument("--trials", type=int, default=20000, help="trials per numba timing")
@@ -77,6 +81,16 @@ def main(argv=None) -> int:
                                    layout=args.layout, threads=threads)
 
     def numpy_run(dtype):
+        if args.model == "literal":  # i.i.d. labels: NumPy's own generator, not the stream replay
+            def literal():
+                rng = np.random.default_rng(1)
+                lab_dtype = np.uint8 if dtype == np.float32 and a <= 255 else np.int64
+                for start in range(0, args.numpy_trials, 256):
+                    t = min(256, args.numpy_trials - start)
+                    labels = rng.integers(0, a, size=(t, n_par, c * k), dtype=lab_dtype)
+                    pos = np.broadcast_to(np.arange(c * k), (t, c * k))
+                    _count_labels(labels, pos, c, k, a)
+            return literal
         return lambda: simulate_reference(c, k, a, n_par, trials=args.numpy_trials, seed=1,
                                           model=args.model, layout=args.layout, key_dtype=dtype)
 
@@ -93,9 +107,10 @@ def main(argv=None) -> int:
     # warm-up: compilation and caches
     for f in (numba_run(1), numpy_run(np.float64), raw_run(1)):
         f()
+    lit = args.model == "literal"
     cases = {
-        "numpy float64 keys": (numpy_run(np.float64), args.numpy_trials),
-        "numpy float32 keys": (numpy_run(np.float32), args.numpy_trials),
+        "numpy float64 keys": (numpy_run(np.float64), args.numpy_trials),  # literal: int64 labels
+        "numpy float32 keys": (numpy_run(np.float32), args.numpy_trials),  # literal: uint8 labels
         "numba 1 thread": (numba_run(1), args.trials),
         f"numba {threads_max} threads": (numba_run(threads_max), args.trials),
     }
@@ -119,7 +134,9 @@ def main(argv=None) -> int:
           f"layout={args.layout}; {draws} bounded draws = {outputs:.0f} 64-bit outputs per trial")
     print(f"machine: {os.cpu_count()} CPUs, numba {numba.__version__} ({numba.threading_layer()} layer), "
           f"numpy {np.__version__}; load average before {load0[0]:.2f}, after {load1[0]:.2f}")
-    print(f"median of {args.repeats} round-robin repeats\n")
+    print(f"median of {args.repeats} round-robin repeats"
+          + ("; literal: the NumPy rows are Generator.integers labels, int64 ('float64 keys') and uint8 "
+             "('float32 keys')" if lit else "") + "\n")
     base = med["numpy float64 keys"]
     cmed = {name: statistics.median(v) for name, v in cpu.items()}
     cbase = cmed["numpy float64 keys"]

@@ -1,8 +1,18 @@
 """fpe_theory: exact closed forms for clause coverage and collisions of random FPE, and Monte Carlo checks.
 
+Three random models of the split (``model=``; ``fpe_theory.models``): ``"literal"`` (each
+input weight to an independent uniform child: the model under which the paper's A.5
+formulas are exact), ``"subset"`` (alpha·N independent uniform d-subsets; ``"independent"``
+is its deprecated old name) and ``"partition"`` (the real balanced split, the default),
+plus ``"two_four"`` (the structured 2:4 split).
+
+Modules: ``closed_forms`` (exact values, union bounds, the paper's approximations),
+``models`` (the model registry), ``montecarlo`` (``simulate``), ``bound_checks`` (the CLI
+``python -m fpe_theory.simulate``), ``curves`` (the theory figures' closed-form curves).
+
 Public names load lazily (PEP 562): ``import fpe_theory`` is cheap, numba is imported only
-when ``simulate`` is used, and ``python -m fpe_theory.simulate`` runs without the module
-being imported twice.
+when ``simulate`` is used. ``fpe_theory.simulate`` is the callable module
+``fpe_theory/simulate.py`` (function and command share the name; see that module).
 """
 
 from __future__ import annotations
@@ -22,9 +32,16 @@ _EXPORTS = {
     "prob_child_covers": "closed_forms",
     "ExactInfo": "closed_forms",
     "simulate": "simulate",
-    "SimulationResult": "simulate",
+    "SimulationResult": "montecarlo",
+    "simulation_frame": "montecarlo",
+    "get_model": "models",
+    "model_names": "models",
+    "TheoryModel": "models",
+    "coverage_curves": "curves",
+    "collision_curves": "curves",
+    "model_gap_curves": "curves",
     "Estimate": "_stats",
-    "sample_masks": "_kernels",
+    "sample_masks": "montecarlo",
 }
 
 __all__ = sorted(_EXPORTS)

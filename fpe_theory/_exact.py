@@ -3,9 +3,12 @@
     P(all covered) = sum_{j=0..C} (-1)^j C(C,j) m_j^U,   m_j = sum_{i=0..j} (-1)^i C(j,i) r_i
 
 (docs/THEORY.md). ``r_i`` is the probability that one unit covers i given clauses; U is the
-number of i.i.d. units (alpha*N sparse neurons for the independent model, N parents for the
-partition model). The outer alternating sum cancels catastrophically, so it is evaluated by
-one of these methods, cheapest exact one first:
+number of i.i.d. units (alpha*N sparse neurons for the subset model, N parents for the
+partition and literal models). Each model (``fpe_theory.models``) supplies its r_i. When one
+unit covers different clauses independently (the literal model: r_i = p_u^i) the sum is the
+product (1 - (1 - p_u)^U)^C, evaluated directly (``product_eval``: rational, or mpmath with a
+certified bound). Otherwise the outer alternating sum cancels catastrophically, so it is
+evaluated by one of these methods, cheapest exact one first:
 
 ``rational``
     Exact integer arithmetic over a common denominator D = n↓(I·k): r_i·D and m_j·D are
@@ -27,9 +30,10 @@ one of these methods, cheapest exact one first:
     q^C (q = P(one clause covered)) clipped to certified bounds [max(0, 1 - C(1-p_u)^U),
     min(q, P_{C'})]; the bounds are reported.
 
-r_i: independent r_i = d↓(ik)/n↓(ik); partition r_i = i!/n↓(ik) [x^i] (sum_m d↓(mk) x^m/m!)^alpha,
+r_i: subset r_i = d↓(ik)/n↓(ik); partition r_i = i!/n↓(ik) [x^i] (sum_m d↓(mk) x^m/m!)^alpha,
 the exponential generating function of "assign the i clauses to children, each child
-holding its clauses' literals" (equal to the composition sum of THEORY.md).
+holding its clauses' literals" (equal to the composition sum of THEORY.md); literal
+r_i = alpha^(i(1-k)).
 """
 
 from __future__ import annotations
@@ -41,7 +45,9 @@ from fractions import Fraction
 import mpmath
 import numpy as np
 
+from ._logspace import log_neg_log1m
 from ._validate import Config
+from .models import TheoryModel, get_model
 
 # Work limits (tuned on the 2-core CI machine: each is roughly a few seconds at most).
 RATIONAL_BIT_BUDGET = 4.0e6  # ~bits processed; above this the mpmath path is faster
@@ -69,83 +75,25 @@ class UnitResult:
     p_miss_err: object = None  # certified absolute error of p_miss_exact (0 for rational)
 
 
-def units_per_draw(model: str, alpha: int) -> int:
-    """Units per parent: alpha sparse neurons (independent) or one parent (partition)."""
-    return alpha if model == "independent" else 1
-
-
-def max_cover(cfg: Config, model: str) -> int:
-    """Largest i with r_i > 0: clauses one unit can hold at once."""
-    per_child = cfg.d // cfg.clause_size
-    return per_child if model == "independent" else min(cfg.n_clauses, cfg.alpha * per_child)
-
-
-# ----------------------------------------------------------------------------- r_i, exact ints
-def _binom_conv(a: list, b: list, size: int, binom_rows: list) -> list:
-    """(a ⊛ b)_i = sum_l C(i,l) a_l b_{i-l} for i < size (the EGF product)."""
-    out = []
-    la, lb = len(a), len(b)
-    for i in range(size):
-        row = binom_rows[i]
-        s = 0
-        for l in range(max(0, i - lb + 1), min(i, la - 1) + 1):
-            al = a[l]
-            if al:
-                s += row[l] * al * b[i - l]
-        out.append(s)
-    return out
-
-
-def _binom_rows(size: int, conv=int) -> list:
-    rows = []
-    for i in range(size):
-        rows.append([conv(math.comb(i, l)) for l in range(i + 1)])
-    return rows
-
-
-def _egf_power(coeffs: list, alpha: int, size: int, zero, one, conv) -> list:
-    """alpha-fold EGF power of ``coeffs`` truncated to ``size`` terms (square and multiply)."""
-    rows = _binom_rows(size, conv)
-    result = [one] + [zero] * (size - 1)
-    base = list(coeffs[:size]) + [zero] * max(0, size - len(coeffs))
-    e = alpha
-    first = True
-    while e:
-        if e & 1:
-            result = base[:] if first else _binom_conv(result, base, size, rows)
-            first = False
-        e >>= 1
-        if e:
-            base = _binom_conv(base, base, size, rows)
-    return result
-
-
-def cover_numerators(cfg: Config, model: str, imax: int) -> list[int]:
-    """T_i (i = 0..imax) with r_i = T_i / n↓(ik), exact integers."""
-    n, k, d = cfg.n, cfg.clause_size, cfg.d
-    if model == "independent":
-        return [math.perm(d, i * k) if i * k <= d else 0 for i in range(imax + 1)]
-    per_child = d // k
-    c = [math.perm(d, m * k) for m in range(min(per_child, imax) + 1)]
-    return _egf_power(c, cfg.alpha, imax + 1, 0, 1, int)
+def as_model(model):
+    """A model instance from a model or its name (internal callers pass either)."""
+    return model if isinstance(model, TheoryModel) else get_model(model)
 
 
 # ----------------------------------------------------------------------------- rational path
-def rational_cost(cfg: Config, model: str, c_eff: int, us: list[int]) -> float:
+def rational_cost(cfg: Config, model, c_eff: int, us: list[int]) -> float:
     """Approximate bits processed by the rational path (powers dominate)."""
-    imax = min(c_eff, max_cover(cfg, model))
-    dbits = imax * cfg.clause_size * max(1.0, math.log2(cfg.n))
-    conv = imax * imax * max(1, cfg.alpha.bit_length()) * dbits / 64 if model == "partition" else 0
-    return (c_eff + 1) * dbits * float(sum(us)) + conv
+    model = as_model(model)
+    imax = min(c_eff, model.max_cover(cfg))
+    dbits = model.scaled_bits(cfg, imax)
+    return (c_eff + 1) * dbits * float(sum(us)) + model.rational_extra_cost(cfg, imax)
 
 
-def rational_eval(cfg: Config, model: str, c_eff: int, us: list[int]) -> list[UnitResult]:
+def rational_eval(cfg: Config, model, c_eff: int, us: list[int]) -> list[UnitResult]:
     """Exact rational inclusion–exclusion for every U in ``us``."""
-    n, k = cfg.n, cfg.clause_size
-    imax = min(c_eff, max_cover(cfg, model))
-    t = cover_numerators(cfg, model, imax)
-    denom = math.perm(n, imax * k)
-    r_scaled = [t[i] * math.perm(n - i * k, (imax - i) * k) for i in range(imax + 1)]
+    model = as_model(model)
+    imax = min(c_eff, model.max_cover(cfg))
+    r_scaled, denom = model.cover_scaled(cfg, imax)
     a = []
     for j in range(c_eff + 1):
         s = 0
@@ -170,51 +118,68 @@ def rational_eval(cfg: Config, model: str, c_eff: int, us: list[int]) -> list[Un
     return out
 
 
+# ----------------------------------------------------------------------------- product form
+def product_eval(cfg: Config, model, c_eff: int, u: int, *, force: str | None = None,
+                 target_rel=TARGET_REL) -> UnitResult:
+    """P(all of ``c_eff`` clauses covered) = (1 - (1 - p_u)^U)^C for a model whose clauses are
+    covered independently (literal): exact rationals when cheap, else mpmath with a
+    certified error bound (derivation in the comments; constants generous)."""
+    model = as_model(model)
+    pu = model.unit_cover(cfg)
+    reason = "(1 - (1 - p_u)^U)^C: clauses covered independently"
+    if pu >= 1:  # every unit covers every clause (k = 1)
+        return UnitResult(1.0, 0.0, 1.0, 1.0, 0.0, 0.0, "rational", None, 1,
+                          f"exact: {reason}, p_u = 1", Fraction(0), 0)
+    bits = float(c_eff) * float(u) * max(pu.denominator.bit_length(), 1)
+    if force == "rational" or (force is None and bits <= RATIONAL_BIT_BUDGET):
+        p_all = (1 - (1 - pu) ** u) ** c_eff
+        p_miss = 1 - p_all
+        fa, fm = float(p_all), float(p_miss)
+        return UnitResult(fa, fm, fa, fa, fm, fm, "rational", None, 1,
+                          f"exact rational arithmetic: {reason}", p_miss, 0)
+    target_rel = mpmath.mpf(target_rel)
+    # magnitudes of A = U·log(1 - p_u) and B = C·log(1 - e^A), for the working precision
+    log2_a = math.log2(max(float(u), 1.0)) + math.log2(max(-math.log1p(-float(pu)), 1e-300))
+    w = 96 + int(-mpmath.log(target_rel, 2)) + max(int(log2_a), 0) + c_eff.bit_length() \
+        + int(u).bit_length() + 64
+    for _ in range(8):
+        with mpmath.workprec(w):
+            eps = mpmath.mpf(2) ** (-w)
+            pu_mp = mpmath.mpf(pu.numerator) / mpmath.mpf(pu.denominator)  # rel err <= 3 eps
+            l1 = mpmath.log1p(-pu_mp)  # p_u <= 1/2 (k >= 2): rel err <= 3eps/(1-p_u) + eps <= 7 eps
+            a = u * l1  # u exact (w > its bits): rel err <= 9 eps
+            e_a = 9 * eps * abs(a)  # absolute error of A
+            if a < -mpmath.log(2):
+                x = mpmath.exp(a)  # (1 - p_u)^U, rel err <= e_a + eps
+                lq = mpmath.log1p(-x)  # |lq| >= x: rel err <= 2 rel(x) + eps
+                rel_lq = 2 * (e_a + eps) + eps
+            else:
+                q = -mpmath.expm1(a)  # rel err <= e_a e^A / (1 - e^A) + eps <= e_a / |A| + eps <= 10 eps
+                lq = mpmath.log(q)  # q <= 1/2, |lq| >= log 2: rel err <= 10 eps / log 2 + eps
+                rel_lq = 16 * eps
+            b = c_eff * lq
+            rel_b = rel_lq + eps
+            p_all = mpmath.exp(b)  # rel err <= |B| rel_b + eps
+            p_miss = -mpmath.expm1(b)  # rel err <= rel_b |B| e^B / (1 - e^B) + eps <= rel_b + eps
+            err_all = (abs(b) * rel_b + eps) * p_all * (1 + mpmath.mpf(2) ** -40)
+            err_miss = (rel_b + eps) * p_miss * (1 + mpmath.mpf(2) ** -40)
+            if err_all <= target_rel * p_all and err_miss <= target_rel * p_miss:
+                return UnitResult(
+                    float(p_all), float(p_miss), float(max(p_all - err_all, 0)), float(min(p_all + err_all, 1)),
+                    float(max(p_miss - err_miss, 0)), float(min(p_miss + err_miss, 1)), "mpmath", w, 1,
+                    f"{reason}, at {w} bits with a certified error bound", p_miss, err_miss)
+            w *= 2  # |B| was larger than estimated
+    raise ArithmeticError("product form did not reach its target precision")  # pragma: no cover
+
+
 # ----------------------------------------------------------------------------- mpmath path
-def mp_cost(cfg: Config, model: str, j_terms: int, n_u: int) -> float:
-    i_needed = min(j_terms + 1, max_cover(cfg, model))
-    ops = i_needed * cfg.clause_size
-    if model == "partition":
-        ops += i_needed * i_needed * (2 * cfg.alpha.bit_length() + 2) / 2
+def mp_cost(cfg: Config, model, j_terms: int, n_u: int) -> float:
+    model = as_model(model)
+    i_needed = min(j_terms + 1, model.max_cover(cfg))
+    ops = i_needed * cfg.clause_size + model.mp_extra_ops(cfg, i_needed)
     ops += 0.05 * (j_terms + 2) ** 2  # fixed-point integer differencing
     ops += n_u * (j_terms + 2) * 12  # powers and sums
     return ops
-
-
-def _unit_cover_mp(cfg: Config, model: str, imax: int, prec: int):
-    """r_i (i = 0..imax) as mpf at ``prec`` bits, and a bound on their relative error."""
-    n, k, d = cfg.n, cfg.clause_size, cfg.d
-    with mpmath.workprec(prec):
-        if model == "independent":
-            r = [mpmath.mpf(1)]
-            cur = mpmath.mpf(1)
-            for i in range(1, imax + 1):
-                for l in range((i - 1) * k, i * k):
-                    if l >= d:
-                        cur = mpmath.mpf(0)
-                        break
-                    cur = cur * (d - l) / (n - l)
-                r.append(cur)
-            rel = (2 * (imax + 1) * k + 4) * mpmath.mpf(2) ** (-prec)
-            return r, rel
-        per_child = d // k
-        c = [mpmath.mpf(1)]
-        f = mpmath.mpf(1)
-        for m in range(1, min(per_child, imax) + 1):
-            for l in range((m - 1) * k, m * k):
-                f = f * (d - l)
-            c.append(f)
-        t = _egf_power(c, cfg.alpha, imax + 1, mpmath.mpf(0), mpmath.mpf(1), mpmath.mpf)
-        r = []
-        den = mpmath.mpf(1)
-        for i in range(imax + 1):
-            if i:
-                for l in range((i - 1) * k, i * k):
-                    den = den * (n - l)
-            r.append(t[i] / den)
-        depth = 2 * cfg.alpha.bit_length() + 2
-        rel = (4 * (imax + 1) * k + 4 * depth * (imax + 4) + 8) * mpmath.mpf(2) ** (-prec)
-        return r, rel
 
 
 def _m_fixed(r, rel, j_max: int, prec_fixed: int):
@@ -248,7 +213,7 @@ def _m_fixed(r, rel, j_max: int, prec_fixed: int):
     return ms, errs
 
 
-def _prepare_logs(cfg: Config, model: str, j_terms: int, prec: int, cache: dict | None):
+def _prepare_logs(cfg: Config, model, j_terms: int, prec: int, cache: dict | None):
     """log m_j, log(m_j + e_j), log(m_j - e_j) for j <= j_terms + 1 at >= ``prec`` bits.
 
     Powers are then exp(U log m) (U can be 2^600). ``cache`` keeps the largest (J, bits)
@@ -259,9 +224,9 @@ def _prepare_logs(cfg: Config, model: str, j_terms: int, prec: int, cache: dict 
         if cj >= j_terms and cp >= prec:
             return logs
         j_terms, prec = max(cj, j_terms), max(cp, prec)
-    imax = min(j_terms + 1, max_cover(cfg, model))
+    imax = min(j_terms + 1, model.max_cover(cfg))
     with mpmath.workprec(prec + 32):
-        r, rel = _unit_cover_mp(cfg, model, imax, prec + 32)
+        r, rel = model.cover_mp(cfg, imax, prec + 32)
     prec_fixed = prec + j_terms + 40
     with mpmath.workprec(prec_fixed + 32):
         ms, errs = _m_fixed(r, rel, j_terms + 1, prec_fixed)
@@ -333,21 +298,19 @@ def _outer(logs, c_eff: int, u: int, j_terms: int, prec: int):
         return -s, err, trunc, resolved, abs_sum
 
 
-def mp_eval(cfg: Config, model: str, c_eff: int, us: list[int], j_terms: int, prec: int,
+def mp_eval(cfg: Config, model, c_eff: int, us: list[int], j_terms: int, prec: int,
             cache: dict | None = None):
     """One pass for every U at ``prec`` bits and ``j_terms`` outer terms:
     (p_miss, arithmetic error bound, truncation bound, resolved) per U."""
-    logs = _prepare_logs(cfg, model, j_terms, prec, cache)
+    logs = _prepare_logs(cfg, as_model(model), j_terms, prec, cache)
     return [_outer(logs, c_eff, u, j_terms, prec)[:4] for u in us]
 
 
-def _scale_estimate(cfg: Config, model: str, c_eff: int, u: int):
+def _scale_estimate(cfg: Config, model, c_eff: int, u: int):
     """Rough min(P(all), P(miss)) from the independent-clauses value q^C (magnitude only),
     used to choose the precision when the computed value is still lost in the noise."""
-    from .closed_forms import _log_unit_cover
-
     with mpmath.workprec(64 + int(u).bit_length()):
-        pu = mpmath.exp(mpmath.mpf(_log_unit_cover(cfg, model)))
+        pu = mpmath.exp(mpmath.mpf(model.log_unit_cover(cfg)))
         if pu >= 1:
             return TINY
         log_miss1 = u * mpmath.log1p(-pu)
@@ -358,28 +321,27 @@ def _scale_estimate(cfg: Config, model: str, c_eff: int, u: int):
         return max(min(p_all, p_miss), TINY)
 
 
-def _bonferroni_terms_needed(cfg: Config, model: str, c_eff: int, u: int) -> float:
+def _bonferroni_terms_needed(cfg: Config, model, c_eff: int, u: int) -> float:
     """Rough number of outer terms the truncated sum needs (Poisson heuristic).
 
     With lambda = C·(1 - p_u)^U expected missed clauses, S_j ≈ lambda^j/j! and
     P(all) ≈ e^-lambda, so S_{J+1} <= 2^-60 P(all) needs J ≈ e^2·lambda + 60.
     """
-    from .closed_forms import _log_unit_cover, _log_neg_log1m
-
-    la = math.log(u) + _log_neg_log1m(_log_unit_cover(cfg, model))
+    la = math.log(u) + log_neg_log1m(model.log_unit_cover(cfg))
     a = math.exp(min(la, 700.0))
     log_lam = math.log(c_eff) - a
     lam = math.exp(min(log_lam, 700.0))
     return math.e**2 * lam + 60
 
 
-def certified_eval(cfg: Config, model: str, c_eff: int, us: list[int], *, budget=MP_OP_BUDGET,
+def certified_eval(cfg: Config, model, c_eff: int, us: list[int], *, budget=MP_OP_BUDGET,
                    full: bool = False, cache: dict | None = None, target_rel=TARGET_REL):
     """Adaptive mpmath evaluation; a UnitResult per U, or None where the budget is exceeded.
 
     Each U keeps its own number of terms J and precision; the m_j (the expensive part) are
     computed once at the largest (J, bits) any pending U needs and shared.
     """
+    model = as_model(model)
     if cache is None:
         cache = {}
     results: list[UnitResult | None] = [None] * len(us)
@@ -444,11 +406,19 @@ def certified_eval(cfg: Config, model: str, c_eff: int, us: list[int], *, budget
 
 
 # ----------------------------------------------------------------------------- driver
-def evaluate(cfg: Config, model: str, us: list[int], *, force: str | None = None,
+def evaluate(cfg: Config, model, us: list[int], *, force: str | None = None,
              c_eff: int | None = None, cache: dict | None = None,
              target_rel=None) -> list[UnitResult]:
-    """Exact P(all covered) for each U in ``us`` (see module docstring for the methods)."""
+    """Exact P(all covered) for each U in ``us`` (see module docstring for the methods).
+
+    Models whose clauses are covered independently (literal) use the product form
+    (1 - (1 - p_u)^U)^C; ``force`` then picks rational or mpmath for it too.
+    """
+    model = as_model(model)
     c = cfg.n_clauses if c_eff is None else c_eff
+    if model.clauses_independent:
+        return [product_eval(cfg, model, c, u, force=force,
+                             target_rel=TARGET_REL if target_rel is None else target_rel) for u in us]
     if force == "rational" or (force is None and rational_cost(cfg, model, c, us) <= RATIONAL_BIT_BUDGET):
         return rational_eval(cfg, model, c, us)
     if force == "mpmath":
@@ -464,23 +434,21 @@ def evaluate(cfg: Config, model: str, us: list[int], *, force: str | None = None
     return res  # type: ignore[return-value]
 
 
-def _fallback(cfg: Config, model: str, us: list[int]) -> list[UnitResult]:
+def _fallback(cfg: Config, model, us: list[int]) -> list[UnitResult]:
     """Certified underflow, or an approximation clipped to certified bounds.
 
     Upper bounds used: P(all C covered) <= P(all of C' given clauses covered) (computed
-    exactly, C' = min(C, 64)), and for the independent model the negative-association bound
+    exactly, C' = min(C, 64)), and for the subset model the negative-association bound
     P(all covered) <= q^C: a uniform d-subset is negatively associated (Joag-Dev & Proschan
     1983, permutation distributions), "clause c covered" is an increasing function of
     disjoint sets of those indicators across independent units, so the events are NA and
     P(intersection) <= product. (It fails for the partition model, whose disjoint children
     make coverage of different clauses positively correlated; the tests show both.)
     """
-    from .closed_forms import _log_unit_cover  # local: closed_forms imports this module
-
     c = cfg.n_clauses
     c_sub = min(c, 64)
     sub = evaluate(cfg, model, us, c_eff=c_sub)
-    log_pu = _log_unit_cover(cfg, model)
+    log_pu = model.log_unit_cover(cfg)
     out = []
     for u, s in zip(us, sub):
         with mpmath.workprec(128):
@@ -489,7 +457,7 @@ def _fallback(cfg: Config, model: str, us: list[int]) -> list[UnitResult]:
             q = 1 - miss1 if miss1 < mpmath.mpf(2) ** -64 else -mpmath.expm1(u * mpmath.log1p(-pu))
             qc = mpmath.exp(c * mpmath.log(q)) if q > 0 else mpmath.mpf(0)
             # a 2^-40 relative margin covers the float log_pu behind q
-            na_hi = qc * (1 + c * mpmath.mpf(2) ** -40) if model == "independent" else mpmath.mpf(1)
+            na_hi = qc * (1 + c * mpmath.mpf(2) ** -40) if model.negatively_associated else mpmath.mpf(1)
             hi = min(q, mpmath.mpf(s.p_all_hi), na_hi)
             lo = max(mpmath.mpf(0), 1 - c * miss1 * (1 + mpmath.mpf(2) ** -40))
             approx = min(max(qc, lo), hi)

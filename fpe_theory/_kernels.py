@@ -2,14 +2,21 @@
 
 One trial draws the split of every parent and counts what the closed forms predict:
 clauses covered by no unit, collisions (unit, unordered clause pair) and the number of
-parents after which every clause is covered. Models:
+parents after which every clause is covered. Models (codes: ``fpe_theory.models``):
 
 - ``partition`` (code 1): each parent's n inputs get child labels by a Fisher–Yates shuffle
   of the label multiset {0^d, 1^d, ..., (alpha-1)^d} (a uniform balanced partition);
-- ``independent`` (code 0): alpha units per parent, each a uniform d-subset (partial
-  Fisher–Yates of an index permutation, d swaps);
+- ``subset`` (code 0, formerly ``independent``): alpha units per parent, each a uniform
+  d-subset (partial Fisher–Yates of an index permutation, d swaps);
 - ``two_four`` (code 2): alpha = 2, every aligned group of 4 inputs gives 2 to each child,
-  one of the C(4,2) = 6 patterns uniformly.
+  one of the C(4,2) = 6 patterns uniformly;
+- ``literal`` (code 3): each input gets an independent uniform label in [0, alpha) (any
+  alpha >= 2; children have Binomial(n, 1/alpha) fan-in). Labels are Lemire draws of bound
+  alpha on consecutive slices of the stream's outputs (16-bit slices, high first, for
+  alpha <= 4096; else 32-bit halves); a rejected slice is skipped (the bound is fixed, so
+  the accepted draws stay i.i.d.). The labels of a trial (parent 0 inputs 0..n-1, then
+  parent 1, ...) start at a fresh output after the trial's layout shuffle, and the unused
+  slices of the trial's last output are dropped. ``_reference`` replays this bit for bit.
 
 Layout ``shuffled``: literal l sits at input ``pos[l]``, a uniform permutation drawn once per
 trial (shared by all parents); ``contiguous``: ``pos[l] = l``.
@@ -30,7 +37,8 @@ from numba import njit, prange
 
 CHUNK = 64  # trials per random stream: part of the stream definition, never tuned per run
 
-MODEL_CODES = {"independent": 0, "partition": 1, "two_four": 2}
+#: kernel code of each model (``TheoryModel.sim_code``; "independent" is the old name of "subset")
+MODEL_CODES = {"subset": 0, "independent": 0, "partition": 1, "two_four": 2, "literal": 3}
 
 _U = np.uint64
 _M32 = np.uint64(0xFFFFFFFF)
@@ -192,6 +200,43 @@ def _two_four_labels(lab, n, s0, s1, s2, s3):
     return s0, s1, s2, s3
 
 
+@njit(cache=True)  # not inlined: keeps the other models' trial loop as compiled before
+def _literal_labels(lab, n, alpha, lit, s0, s1, s2, s3):
+    """lab[0:n] = i.i.d. uniform labels in [0, alpha) (see the module docstring).
+
+    ``lit`` (uint64[2]) holds the current 64-bit output and its unused slices, carried from
+    parent to parent within a trial (``lit[1] = 0``: start at a fresh output). It lives in
+    memory, not in the trial loop's registers, so the other models' loops are unchanged.
+    """
+    x = lit[0]
+    left = np.int64(lit[1])
+    b = _U(alpha)
+    if alpha <= SMALL_BOUND:
+        width = _U(16)
+        mask = _M16
+        per = 4
+        thresh = (_TWO16 - b) % b
+    else:
+        width = _U(32)
+        mask = _M32
+        per = 2
+        thresh = (_TWO32 - b) % b
+    i = 0
+    while i < n:
+        if left == 0:
+            x, s0, s1, s2, s3 = _next64(s0, s1, s2, s3)
+            left = per
+        left -= 1
+        m = ((x >> (width * _U(left))) & mask) * b
+        if (m & mask) < thresh:  # Lemire's rejection (thresh < b): skip this slice
+            continue
+        lab[i] = m >> width
+        i += 1
+    lit[0] = x
+    lit[1] = _U(left)
+    return s0, s1, s2, s3
+
+
 @njit(cache=True)
 def shuffle_(arr, st):
     """Fisher–Yates shuffle of ``arr`` in place with the stream in ``st``."""
@@ -246,7 +291,7 @@ def _popcount(x):
 
 @njit(cache=True)
 def _trial(n_clauses, k, alpha, n_parents, model, shuffled, words, st, lab, pos, idx, member,
-           cov, cnt, rec, record):
+           cov, cnt, rec, record, lit):
     """One trial; returns (missed clauses, collisions, parents until all covered or N+1,
     clause 0 covered). With ``record`` the masks are written to ``rec[parent, unit, input]``.
 
@@ -269,8 +314,9 @@ def _trial(n_clauses, k, alpha, n_parents, model, shuffled, words, st, lab, pos,
         cov[w] = _U(0)
     coll = 0
     first = n_parents + 1
+    lit[1] = _U(0)  # literal: labels start at a fresh output in each trial
     for p in range(n_parents):
-        if model == 0:  # independent: alpha uniform d-subsets
+        if model == 0:  # subset: alpha uniform d-subsets
             for u in range(alpha):
                 s0, s1, s2, s3 = _partial_fisher_yates(idx, n, d, s0, s1, s2, s3)
                 for i in range(d):
@@ -302,8 +348,10 @@ def _trial(n_clauses, k, alpha, n_parents, model, shuffled, words, st, lab, pos,
         else:
             if model == 1:  # partition: shuffle the label multiset
                 s0, s1, s2, s3 = _fisher_yates(lab, n, s0, s1, s2, s3)
-            else:  # two_four
+            elif model == 2:  # two_four
                 s0, s1, s2, s3 = _two_four_labels(lab, n, s0, s1, s2, s3)
+            else:  # literal: independent uniform labels
+                s0, s1, s2, s3 = _literal_labels(lab, n, alpha, lit, s0, s1, s2, s3)
             for a in range(alpha):
                 cnt[a] = 0
             held_total = 0
@@ -388,11 +436,12 @@ def simulate_batch(n_clauses, k, alpha, n_parents, model, shuffled, words, seed,
         cov = np.zeros((n_clauses + 63) // 64, dtype=np.uint64)
         cnt = np.zeros(alpha, dtype=np.int64)
         rec = np.zeros((1, 1, 1), dtype=np.int8)
+        lit = np.zeros(2, dtype=np.uint64)
         _reset_buffers(n, n_pad, d, model, lab, pos, idx)
         stop = min((ci + 1) * CHUNK, n_trials)
         for t in range(ci * CHUNK, stop):
             m, c, f, c0 = _trial(n_clauses, k, alpha, n_parents, model, shuffled, words, st, lab,
-                                 pos, idx, member, cov, cnt, rec, False)
+                                 pos, idx, member, cov, cnt, rec, False, lit)
             out_missed[t] = m
             out_coll[t] = c
             out_first[t] = f
@@ -417,11 +466,12 @@ def trace_trial(n_clauses, k, alpha, n_parents, model, shuffled, words, seed, tr
     cov = np.zeros((n_clauses + 63) // 64, dtype=np.uint64)
     cnt = np.zeros(alpha, dtype=np.int64)
     rec = np.zeros((n_parents, alpha, n), dtype=np.int8)
+    lit = np.zeros(2, dtype=np.uint64)
     _reset_buffers(n, n_pad, d, model, lab, pos, idx)
     m, c, f = 0, 0, 0
     for t in range(chunk * CHUNK, trial + 1):
         m, c, f, c0 = _trial(n_clauses, k, alpha, n_parents, model, shuffled, words, st, lab, pos,
-                             idx, member, cov, cnt, rec, t == trial)
+                             idx, member, cov, cnt, rec, t == trial, lit)
     return rec, pos.copy(), m, c, f
 
 
@@ -448,34 +498,3 @@ def label_dtype(alpha: int):
     if alpha <= 32767:
         return np.int16
     return np.int32
-
-
-def sample_masks(n_clauses, clause_size, alpha, n_parents, *, seed=0, trial=0,
-                 model="partition", layout="contiguous"):
-    """The masks ``simulate`` draws in trial ``trial`` (same seed, same stream).
-
-    Returns ``(masks, positions)``: ``masks`` is a bool array (n_parents, units, n) with
-    ``units = alpha`` (children, or independent units of a parent); ``positions[l]`` is the
-    input that literal l (clause l // clause_size) sits at (identity for contiguous).
-    """
-    from ._validate import check_choice, check_config, check_int, SIM_MODELS, LAYOUTS
-
-    cfg = check_config(n_clauses, clause_size, alpha)
-    n_par = check_int("n_parents", n_parents, minimum=1)
-    seed = check_int("seed", seed, minimum=0)
-    if seed >= 2**64:
-        raise ValueError(f"seed must be an integer in [0, 2**64), got {seed}")
-    trial = check_int("trial", trial, minimum=0)
-    model = check_choice("model", model, SIM_MODELS)
-    layout = check_choice("layout", layout, LAYOUTS)
-    if model == "two_four":
-        from .closed_forms import _check_two_four
-
-        _check_two_four(cfg)
-    lab = np.empty(padded(cfg.n), dtype=label_dtype(cfg.alpha))
-    shuffled = layout == "shuffled"
-    rec, pos, _, _, _ = trace_trial(cfg.n_clauses, cfg.clause_size, cfg.alpha, n_par,
-                                    MODEL_CODES[model], shuffled,
-                                    use_words(cfg.clause_size, shuffled, cfg.alpha),
-                                    np.uint64(seed), trial, lab)
-    return rec.astype(bool), pos.astype(np.int64)

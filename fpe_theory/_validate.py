@@ -1,8 +1,9 @@
 """Input validation shared by the closed forms, the simulator and the CLI.
 
 Every public function validates once here and hands clean Python ints to private code.
-Rules (docs/THEORY.md): ``alpha`` is an integer >= 2 dividing ``n = n_clauses * clause_size``;
-``clause_size <= n / alpha`` (a child must be able to hold a clause); counts are >= 1;
+Rules (docs/THEORY.md): ``alpha`` is an integer >= 2 dividing ``n = n_clauses * clause_size``
+and ``clause_size <= n / alpha`` (a child must be able to hold a clause) for the balanced
+models (subset, partition, two_four); the literal model needs only ``alpha >= 2``; counts are >= 1;
 ``0 < delta < 1``. Violations raise ``ValueError`` naming the parameter and the rule; values
 of a wrong type (strings, None, bools) raise ``TypeError``.
 """
@@ -15,8 +16,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-MODELS = ("independent", "partition")
-SIM_MODELS = ("independent", "partition", "two_four")
 LAYOUTS = ("contiguous", "shuffled")
 PROB_METHODS = ("exact", "union_bound", "paper")
 COLLISION_METHODS = ("exact", "paper")
@@ -79,24 +78,34 @@ class Config:
         return self.n // self.alpha
 
 
-def check_config(n_clauses, clause_size, alpha) -> Config:
-    """Validate the DNF / expansion sizes (see module docstring)."""
+def check_config(n_clauses, clause_size, alpha, *, balanced: bool = True) -> Config:
+    """Validate the DNF / expansion sizes (see module docstring).
+
+    ``balanced=False`` (the literal model, whose children have Binomial(n, 1/alpha) fan-in)
+    drops the two balance rules: any integer alpha >= 2 is accepted and clauses may be
+    larger than n/alpha.
+    """
     c = check_int("n_clauses", n_clauses, minimum=1)
     k = check_int("clause_size", clause_size, minimum=1)
     if isinstance(alpha, (bool, np.bool_)):
         raise TypeError(f"alpha must be an integer, got bool {alpha!r}")
     n = c * k
+    rule = f"an integer >= 2 dividing n = {n}" if balanced else "an integer >= 2"
     if isinstance(alpha, numbers.Integral):
         a = int(alpha)
     elif isinstance(alpha, numbers.Real):
-        raise ValueError(f"alpha must be an integer >= 2 dividing n = {n}, got {alpha!r}")
+        raise ValueError(f"alpha must be {rule}, got {alpha!r}")
     else:
         raise TypeError(f"alpha must be an integer, got {type(alpha).__name__} {alpha!r}")
-    if a < 2 or n % a != 0:
-        raise ValueError(f"alpha must be an integer >= 2 dividing n = {n}, got {a}")
-    if k > n // a:
+    if a < 2:
+        raise ValueError(f"alpha must be {rule}, got {a}")
+    if balanced and n % a != 0:
+        raise ValueError(f"alpha must be {rule}, got {a} (a balanced split needs equal children; "
+                         f"model='literal' accepts any alpha >= 2)")
+    if balanced and k > n // a:
         raise ValueError(
-            f"clause_size must be <= n / alpha = {n // a} (the child fan-in), got {k}"
+            f"clause_size must be <= n / alpha = {n // a} (the child fan-in), got {k} "
+            f"(model='literal' has no such limit)"
         )
     return Config(c, k, a)
 

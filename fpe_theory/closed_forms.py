@@ -3,15 +3,25 @@
 Notation (docs/THEORY.md): C = ``n_clauses``, k = ``clause_size``, n = C·k literals,
 alpha = expansion factor, d = n/alpha child fan-in, N = ``n_parents``, x↓m falling factorial.
 
-- p = d↓k / n↓k: one child covers a given clause (paper: alpha^-k).
-- q2 = d↓2k / n↓2k: one child covers two given clauses (paper: alpha^-2k).
-- Models: ``"independent"`` (alpha·N independent sparse neurons, the paper's A.5 model) and
-  ``"partition"`` (N parents, each split by a uniform balanced partition into alpha children).
-  A unit covers a clause with probability p_u = p (independent, U = alpha·N units) or
-  alpha·p (partition, U = N parents: the alpha children are disjoint events).
-- ``method="exact"``: exact values (see ``_exact`` for the inclusion–exclusion);
-  ``"union_bound"``: the union bound over clauses; ``"paper"``: the paper's approximations
-  p ≈ alpha^-k and 1 - x <= e^-x.
+Models (``model=``, see ``fpe_theory.models``; name the model with every number):
+
+- ``"literal"``: each input weight of a parent goes to one of its alpha children
+  independently and uniformly (the model under which the paper's A.5 formulas are exact).
+  A child holds a clause with probability alpha^-k, a parent covers it with p_u = alpha^(1-k),
+  clauses are independent: P(all covered) = (1 - (1 - alpha^(1-k))^N)^C, collision ratio
+  alpha^(1-2k). Any integer alpha >= 2 (no balance rule).
+- ``"subset"``: alpha·N independent sparse neurons, each a uniform d-subset (formerly
+  ``"independent"``, a deprecated alias): p_u = p = d↓k / n↓k, U = alpha·N units.
+- ``"partition"`` (default): N parents, each split by a uniform balanced partition into
+  alpha children of d inputs: p_u = alpha·p, U = N parents (disjoint children).
+- ``"two_four"``: alpha = 2, every aligned group of 4 inputs split 2/2 (clause coverage
+  and collisions only; ``layout`` matters).
+
+Balanced models: p = d↓k / n↓k (one child covers a given clause; paper alpha^-k) and
+q2 = d↓2k / n↓2k (two given clauses; paper alpha^-2k). ``method="exact"``: exact values (see
+``_exact`` for the inclusion–exclusion); ``"union_bound"``: the union bound over clauses;
+``"paper"``: the paper's approximations p ≈ alpha^-k and 1 - x <= e^-x (model-free: they
+equal the literal model's exact p, q2 and collision ratio).
 
 Every function validates its input once (``ValueError`` naming the parameter and the rule,
 ``TypeError`` for wrong types), accepts ``n_parents`` as an int or a 1-d array (returning a
@@ -32,20 +42,19 @@ from fractions import Fraction
 import mpmath
 import numpy as np
 
-from . import _exact
+from . import _exact, _min_parents
+from ._logspace import inv_power_float, log_neg_log1m
 from ._validate import (
     COLLISION_METHODS,
     LAYOUTS,
-    MODELS,
     PROB_METHODS,
-    Config,
     check_bool,
     check_choice,
-    check_config,
     check_delta,
     check_int,
     check_n_parents,
 )
+from .models import get_model, model_names
 
 __all__ = [
     "ExactInfo",
@@ -93,54 +102,10 @@ class ExactInfo:
         return any(m != self.method_requested for m in used)
 
 
-# ----------------------------------------------------------------------------- log-space helpers
-def _log_falling_ratio(a: int, b: int, m: int) -> float:
-    """log(a↓m / b↓m) for integers 0 <= a <= b, m >= 0; -inf when m > a.
-
-    Each factor (a-i)/(b-i) is a quotient of exactly representable integers (rounded once),
-    so the log-sum has absolute error ~m·1e-16; for m > 4096 mpmath's loggamma is used.
-    """
-    if m > a:
-        return -math.inf
-    if m == 0:
-        return 0.0
-    if m <= 4096 and b < 2**53:
-        i = np.arange(m, dtype=np.float64)
-        return math.fsum(np.log((a - i) / (b - i)).tolist())
-    digits = 30 + len(str(b))
-    with mpmath.workdps(digits):
-        v = (mpmath.loggamma(a + 1) - mpmath.loggamma(a - m + 1)
-             - mpmath.loggamma(b + 1) + mpmath.loggamma(b - m + 1))
-        return float(v)
-
-
-def _log_p(cfg: Config) -> float:
-    """log p, p = d↓k / n↓k."""
-    return _log_falling_ratio(cfg.d, cfg.n, cfg.clause_size)
-
-
-def _log_unit_cover(cfg: Config, model: str) -> float:
-    """log p_u: p (independent unit) or alpha·p (partition parent)."""
-    if model == "partition" and cfg.clause_size == 1:
-        return 0.0  # alpha·d/n = 1 exactly: every parent covers a one-literal clause (logs would round)
-    lp = _log_p(cfg)
-    return lp if model == "independent" else math.log(cfg.alpha) + lp
-
-
-def _log_neg_log1m(log_x: float) -> float:
-    """log(-log(1 - x)) from log x, accurate for tiny x; +inf at x = 1."""
-    if log_x >= 0.0:
-        return math.inf
-    if log_x > math.log(1e-5):
-        x = math.exp(log_x)
-        return math.log(-math.log1p(-x))
-    x = math.exp(log_x)  # may underflow to 0: the series correction then vanishes
-    return log_x + math.log1p(x / 2 + x * x / 3)
-
-
+# ----------------------------------------------------------------------------- float helpers
 def _hazard_logs(log_pu: float, units: np.ndarray) -> np.ndarray:
     """log A with A = -U·log(1 - p_u): P(clause missed by all U units) = exp(-A)."""
-    return np.log(units) + _log_neg_log1m(log_pu)
+    return np.log(units) + log_neg_log1m(log_pu)
 
 
 def _miss_cover_from_log_hazard(log_a: np.ndarray, *, complement: bool, log: bool):
@@ -206,20 +171,31 @@ def _float_closed_form(value, requested, scalar, reason="log-space float closed 
 
 
 # ----------------------------------------------------------------------------- public API
-def prob_child_covers(n_clauses, clause_size, alpha, *, clauses: int = 1, method: str = "exact") -> float:
-    """Probability that one child (a uniform d-subset of the n literals) holds ``clauses``
-    given clauses: d↓(jk) / n↓(jk) (exact) or alpha^(-jk) (paper); j = ``clauses``.
+def _model_and_config(model, n_clauses, clause_size, alpha, capability=None, what=""):
+    """Resolve the model first: it decides the size rules (literal: no balance rule)."""
+    if capability is not None and model == "two_four":
+        raise ValueError(f"model must be one of {list(model_names(capability))} for {what}, got 'two_four' "
+                         f"(no closed form for 'two_four'; estimate it with simulate())")
+    m = get_model(model, capability=capability)
+    return m, m.check_config(n_clauses, clause_size, alpha)
 
+
+def prob_child_covers(n_clauses, clause_size, alpha, *, clauses: int = 1, method: str = "exact",
+                      model: str = "partition") -> float:
+    """Probability that one child holds ``clauses`` (j) given clauses.
+
+    exact: d↓(jk) / n↓(jk) (subset, partition: a uniform d-subset) or alpha^(-jk) (literal:
+    each literal lands in the child with probability 1/alpha); paper: alpha^(-jk).
     ``clauses=1`` is p of THEORY.md, ``clauses=2`` is q2.
     """
-    cfg = check_config(n_clauses, clause_size, alpha)
+    m, cfg = _model_and_config(model, n_clauses, clause_size, alpha, "has_child_cover", "prob_child_covers")
     method = check_choice("method", method, COLLISION_METHODS)
     j = check_int("clauses", clauses, minimum=0)
     if j > cfg.n_clauses:
         raise ValueError(f"clauses must be <= n_clauses = {cfg.n_clauses}, got {j}")
     if method == "paper":
-        return float(Fraction(1, cfg.alpha ** (j * cfg.clause_size)))  # correctly rounded
-    return float(math.exp(_log_falling_ratio(cfg.d, cfg.n, j * cfg.clause_size)))
+        return inv_power_float(cfg.alpha, j * cfg.clause_size)  # correctly rounded
+    return float(m.child_cover_float(cfg, j))
 
 
 def prob_clause_covered(n_clauses, clause_size, alpha, n_parents, *, model: str = "partition",
@@ -227,25 +203,28 @@ def prob_clause_covered(n_clauses, clause_size, alpha, n_parents, *, model: str 
                         log: bool = False, full_output: bool = False):
     """P(a given clause is covered by at least one unit).
 
-    exact / union_bound (a union bound over one clause is exact):
-    1 - (1 - p)^(alpha·N) (independent), 1 - (1 - alpha·p)^N (partition);
-    paper: 1 - exp(-N·alpha^(1-k)) for both models. ``model="two_four"`` (alpha = 2, each
-    aligned group of 4 inputs split 2/2) is exact for ``layout="contiguous"`` (clauses differ;
-    the value is the mean over clauses, i.e. the expected covered fraction) and
-    ``"shuffled"`` (literal positions uniformly permuted, the same for all parents).
-    ``complement=True``: P(clause missed); ``log=True``: natural log.
+    exact / union_bound (a union bound over one clause is exact): 1 - (1 - p_u)^U, i.e.
+    1 - (1 - alpha^(1-k))^N (literal), 1 - (1 - p)^(alpha·N) (subset), 1 - (1 - alpha·p)^N
+    (partition); paper: 1 - exp(-N·alpha^(1-k)) for every model. ``model="two_four"`` (alpha
+    = 2, each aligned group of 4 inputs split 2/2) is exact for ``layout="contiguous"``
+    (clauses differ; the value is the mean over clauses, i.e. the expected covered fraction)
+    and ``"shuffled"`` (literal positions uniformly permuted, the same for all parents); the
+    other models do not depend on the layout. ``complement=True``: P(clause missed);
+    ``log=True``: natural log.
     """
-    cfg = check_config(n_clauses, clause_size, alpha)
-    model = check_choice("model", model, MODELS + ("two_four",))
+    m, cfg = _model_and_config(model, n_clauses, clause_size, alpha)
     method = check_choice("method", method, PROB_METHODS)
     layout = check_choice("layout", layout, LAYOUTS)
     complement, log, full_output = (check_bool("complement", complement), check_bool("log", log),
                                     check_bool("full_output", full_output))
     parents, scalar = check_n_parents(n_parents)
-    if model == "two_four":
+    special = None if method == "paper" else m.clause_covered_exact(cfg, parents, layout, complement)
+    if special is None and not m.has_child_cover:
+        raise ValueError(f"method must be 'exact' for model={m.name!r}, got {method!r}")
+    if special is not None:
         if method != "exact":
-            raise ValueError(f"method must be 'exact' for model='two_four', got {method!r}")
-        val, lo, hi = _two_four_clause(cfg, parents, layout, complement)
+            raise ValueError(f"method must be 'exact' for model={m.name!r}, got {method!r}")
+        val, lo, hi = special
         if log:
             val, lo, hi = (_safe_log(np.asarray(x, dtype=np.float64)) for x in (val, lo, hi))
         out = _shape(val, scalar)
@@ -257,8 +236,7 @@ def prob_clause_covered(n_clauses, clause_size, alpha, n_parents, *, model: str 
         log_a = np.log(_units(parents, 1)) + log_pu  # A = N·alpha^(1-k)
         reason = "paper: p ≈ alpha^-k and 1 - x <= exp(-x)"
     else:
-        log_pu = _log_unit_cover(cfg, model)
-        log_a = _hazard_logs(log_pu, _units(parents, _exact.units_per_draw(model, cfg.alpha)))
+        log_a = _hazard_logs(m.log_unit_cover(cfg), _units(parents, m.units_per_parent(cfg.alpha)))
         reason = "exact: 1 - (1 - p_u)^U in log space"
     val = _miss_cover_from_log_hazard(log_a, complement=complement, log=log)
     out = _shape(val, scalar)
@@ -273,16 +251,14 @@ def prob_all_covered(n_clauses, clause_size, alpha, n_parents, *, model: str = "
                      full_output: bool = False):
     """P(every clause is covered by at least one unit).
 
-    exact: sum_{j=0..C} (-1)^j C(C,j) m_j^U by exact rationals or certified high precision
-    (``full_output`` says which; see fpe_theory._exact); union_bound: 1 - C·(1 - p_u)^U,
-    clipped at 0 (a lower bound); paper: 1 - C·exp(-N·alpha^(1-k)), clipped at 0.
-    ``complement=True`` returns P(some clause missed) without cancellation.
+    exact: literal (1 - (1 - alpha^(1-k))^N)^C (clauses independent); subset and partition
+    sum_{j=0..C} (-1)^j C(C,j) m_j^U; by exact rationals or certified high precision
+    (``full_output`` says which; see fpe_theory._exact). union_bound: 1 - C·(1 - p_u)^U,
+    clipped at 0 (a lower bound); paper: 1 - C·exp(-N·alpha^(1-k)), clipped at 0 (a lower
+    bound under the literal model). ``complement=True`` returns P(some clause missed)
+    without cancellation.
     """
-    cfg = check_config(n_clauses, clause_size, alpha)
-    model = check_choice("model", model, MODELS + ("two_four",))
-    if model == "two_four":
-        raise ValueError("model must be 'independent' or 'partition' for prob_all_covered "
-                         "(no closed form for 'two_four'; estimate it with simulate())")
+    m, cfg = _model_and_config(model, n_clauses, clause_size, alpha, "has_all_covered", "prob_all_covered")
     method = check_choice("method", method, PROB_METHODS)
     complement, log, full_output = (check_bool("complement", complement), check_bool("log", log),
                                     check_bool("full_output", full_output))
@@ -291,8 +267,7 @@ def prob_all_covered(n_clauses, clause_size, alpha, n_parents, *, model: str = "
         if method == "paper":
             log_a = np.log(_units(parents, 1)) + (1 - cfg.clause_size) * math.log(cfg.alpha)
         else:
-            log_a = _hazard_logs(_log_unit_cover(cfg, model),
-                                 _units(parents, _exact.units_per_draw(model, cfg.alpha)))
+            log_a = _hazard_logs(m.log_unit_cover(cfg), _units(parents, m.units_per_parent(cfg.alpha)))
         # P(missed) <= C·exp(-A): log = log C - A
         with np.errstate(over="ignore"):
             log_miss = math.log(cfg.n_clauses) - np.exp(log_a)
@@ -310,18 +285,19 @@ def prob_all_covered(n_clauses, clause_size, alpha, n_parents, *, model: str = "
         reason = ("union bound over clauses: 1 - C(1 - p_u)^U" if method == "union_bound"
                   else "paper: 1 - C·exp(-N·alpha^(1-k))")
         return out, _float_closed_form(val, method, scalar, reason, log=log)
-    us = [n * _exact.units_per_draw(model, cfg.alpha) for n in parents]
+    per = m.units_per_parent(cfg.alpha)
+    us = [n * per for n in parents]
     uniq = sorted(set(us))
-    res = dict(zip(uniq, _exact.evaluate(cfg, model, uniq)))
+    res = dict(zip(uniq, _exact.evaluate(cfg, m, uniq)))
     rs = [res[u] for u in us]
-    if complement:
+    if log:  # from the exact / certified values: finite even below the smallest double
+        vals, los, his = (list(x) for x in zip(*(_exact_logs(r, complement) for r in rs)))
+    elif complement:
         vals = [r.p_miss for r in rs]
         los, his = [r.p_miss_lo for r in rs], [r.p_miss_hi for r in rs]
     else:
         vals = [r.p_all for r in rs]
         los, his = [r.p_all_lo for r in rs], [r.p_all_hi for r in rs]
-    if log:
-        vals, los, his = (_log_list(v) for v in (vals, los, his))
     out = _shape(vals, scalar)
     if not full_output:
         return out
@@ -331,6 +307,31 @@ def prob_all_covered(n_clauses, clause_size, alpha, n_parents, *, model: str = "
                  precision=_collapse([r.precision_bits for r in rs]),
                  terms=_collapse([r.terms for r in rs]))
     return out, info
+
+
+def _exact_logs(r, complement: bool) -> tuple:
+    """(log value, log lower bound, log upper bound) of P(some clause missed) (``complement``)
+    or P(all covered) from a ``_exact.UnitResult``, using its exact or certified value when it
+    has one (a rational, or an mpf with its certified absolute error)."""
+    if r.p_miss_exact is None:
+        v = (r.p_miss, r.p_miss_lo, r.p_miss_hi) if complement else (r.p_all, r.p_all_lo, r.p_all_hi)
+        return tuple(_log_list(list(v)))
+    x, err = r.p_miss_exact, r.p_miss_err or 0
+    if isinstance(x, Fraction):
+        val = x if complement else 1 - x
+        if val <= 0:
+            return -math.inf, -math.inf, -math.inf
+        with mpmath.workprec(128):  # each int rounded once: the log is good to ~2^-120
+            lv = float(mpmath.log(mpmath.mpf(val.numerator) / mpmath.mpf(val.denominator)))
+        return lv, lv, lv
+    with mpmath.workprec(max(r.precision_bits or 0, 128) + 64):
+        val = +x if complement else 1 - x
+        lo, hi = val - err, val + err
+
+        def lg(v):
+            return float(mpmath.log(v)) if v > 0 else -math.inf
+
+        return lg(val), lg(lo), lg(min(hi, mpmath.mpf(1)))
 
 
 def _log_list(xs):
@@ -346,21 +347,21 @@ def expected_collisions(n_clauses, clause_size, alpha, n_parents, *, method: str
                         full_output: bool = False):
     """Expected number of (unit, unordered clause pair) collisions after the split.
 
-    exact: alpha·N·C(C,2)·q2 with q2 = d↓2k / n↓2k (the same for both random models, by
-    linearity); paper: alpha·N·C(C,2)·alpha^(-2k). ``model="two_four"`` is exact for both
-    layouts (sum over clause pairs of the groups-of-4 occupancy product).
+    exact: alpha·N·C(C,2)·q2 (by linearity over the alpha children of each parent) with
+    q2 = d↓2k / n↓2k (subset and partition alike) or alpha^(-2k) (literal);
+    paper: alpha·N·C(C,2)·alpha^(-2k). ``model="two_four"`` is exact for both layouts (sum
+    over clause pairs of the groups-of-4 occupancy product).
     """
-    cfg = check_config(n_clauses, clause_size, alpha)
+    m, cfg = _model_and_config(model, n_clauses, clause_size, alpha)
     method = check_choice("method", method, COLLISION_METHODS)
-    model = check_choice("model", model, MODELS + ("two_four",))
     layout = check_choice("layout", layout, LAYOUTS)
     log, full_output = check_bool("log", log), check_bool("full_output", full_output)
     parents, scalar = check_n_parents(n_parents)
     c = cfg.n_clauses
-    if model == "two_four":
+    per_parent = m.collisions_per_parent(cfg, layout)  # Fraction, or None: alpha·C(C,2)·q2
+    if per_parent is not None:
         if method != "exact":
-            raise ValueError(f"method must be 'exact' for model='two_four', got {method!r}")
-        per_parent = _two_four_pair_sum(cfg, layout)  # Fraction: E[collisions of one parent]
+            raise ValueError(f"method must be 'exact' for model={m.name!r}, got {method!r}")
         vals = [float(per_parent * n) for n in parents]
         if log:
             vals = _log_list(vals)
@@ -372,7 +373,7 @@ def expected_collisions(n_clauses, clause_size, alpha, n_parents, *, method: str
     elif method == "paper":
         log_q = -2 * cfg.clause_size * math.log(cfg.alpha)
     else:
-        log_q = _log_falling_ratio(cfg.d, cfg.n, 2 * cfg.clause_size)
+        log_q = m.log_child_cover(cfg, 2)
     log_pairs = math.log(math.comb(c, 2)) if c >= 2 else -math.inf
     with np.errstate(divide="ignore"):
         log_e = math.log(cfg.alpha) + np.log(_units(parents, 1)) + log_pairs + log_q
@@ -392,284 +393,62 @@ def dense_collisions(n_clauses, n_parents):
 
 
 def collision_ratio(n_clauses, clause_size, alpha, *, method: str = "exact", log: bool = False,
-                    full_output: bool = False):
-    """E_FPE / E_dense = alpha·q2 = alpha·d↓2k / n↓2k (exact) or alpha^(1-2k) (paper).
+                    full_output: bool = False, model: str = "partition", layout: str = "contiguous"):
+    """E_FPE / E_dense: alpha·q2 = alpha·d↓2k / n↓2k (subset, partition: exact), alpha^(1-2k)
+    (literal: exact; and the paper's approximation for every model); two_four: the exact
+    expected collisions of one parent over C(C,2).
 
     Defined for n_clauses >= 2 (a single clause has no pairs).
     """
-    cfg = check_config(n_clauses, clause_size, alpha)
+    m, cfg = _model_and_config(model, n_clauses, clause_size, alpha)
     method = check_choice("method", method, COLLISION_METHODS)
+    layout = check_choice("layout", layout, LAYOUTS)
     log, full_output = check_bool("log", log), check_bool("full_output", full_output)
     if cfg.n_clauses < 2:
         raise ValueError(f"n_clauses must be >= 2 for a collision ratio (pairs of clauses), got {cfg.n_clauses}")
+    per_parent = m.collisions_per_parent(cfg, layout)
+    if per_parent is not None:
+        if method != "exact":
+            raise ValueError(f"method must be 'exact' for model={m.name!r}, got {method!r}")
+        ratio = per_parent / math.comb(cfg.n_clauses, 2)
+        val = (math.log(ratio) if ratio > 0 else -math.inf) if log else float(ratio)
+        info = ExactInfo("exact", "rational", "exact sum over clause pairs (groups of 4) / C(C,2)", val, val)
+        return (float(val), info) if full_output else float(val)
     if method == "paper":
         lv = (1 - 2 * cfg.clause_size) * math.log(cfg.alpha)
-        val = lv if log else float(Fraction(1, cfg.alpha ** (2 * cfg.clause_size - 1)))
+        val = lv if log else inv_power_float(cfg.alpha, 2 * cfg.clause_size - 1)
+        reason = "paper: alpha^(1-2k), correctly rounded"
     else:
-        lv = math.log(cfg.alpha) + _log_falling_ratio(cfg.d, cfg.n, 2 * cfg.clause_size)
-        val = lv if log else (math.exp(lv) if lv > -math.inf else 0.0)
+        val = m.log_collision_ratio(cfg) if log else m.collision_ratio_float(cfg)
+        reason = "alpha·q2 (log space, or correctly rounded where exact)"
     if not full_output:
         return float(val)
-    return float(val), _float_closed_form([val], method, True, "alpha·q2 in log space", log=log)
+    return float(val), _float_closed_form([val], method, True, reason, log=log)
 
 
 def min_parents_for_coverage(n_clauses, clause_size, alpha, delta, *, model: str = "partition",
                              method: str = "exact", full_output: bool = False):
     """Smallest N with P(some clause missed) <= delta.
 
-    exact: the exact probability (binary search between the single-clause bound and the
-    union bound); union_bound: smallest N with C·(1 - p_u)^U <= delta;
-    paper: ceil(alpha^(k-1)·ln(C/delta)). Returns a Python int (it can exceed 2^63).
+    exact: the exact probability of the model (binary search between the single-clause
+    bound and the union bound); union_bound: smallest N with C·(1 - p_u)^U <= delta (under
+    the literal model C·(1 - alpha^(1-k))^N); paper: ceil(alpha^(k-1)·ln(C/delta)), which is
+    sufficient under the literal model. Returns a Python int (it can exceed 2^63).
     """
-    cfg = check_config(n_clauses, clause_size, alpha)
+    m, cfg = _model_and_config(model, n_clauses, clause_size, alpha, "has_all_covered",
+                               "min_parents_for_coverage")
     delta = check_delta(delta)
-    model = check_choice("model", model, MODELS)
     method = check_choice("method", method, PROB_METHODS)
     full_output = check_bool("full_output", full_output)
     if method == "paper":
-        val = _paper_min_parents(cfg, delta)
+        val = _min_parents.paper_min_parents(cfg, delta)
         info = ExactInfo("paper", "paper", "ceil(alpha^(k-1)·ln(C/delta))", val, val)
         return (val, info) if full_output else val
-    n_ub = _union_min_parents(cfg, model, delta, cfg.n_clauses)
     if method == "union_bound" or cfg.n_clauses == 1:
+        n_ub = _min_parents.union_min_parents(cfg, m, delta, cfg.n_clauses)
         info = ExactInfo(method, "union_bound" if method == "union_bound" else "closed-form",
                          "smallest N with C·(1 - p_u)^U <= delta (high precision)", n_ub, n_ub)
         return (n_ub, info) if full_output else n_ub
-    n_lo = _union_min_parents(cfg, model, delta, 1)  # one clause alone needs this many
-    per = _exact.units_per_draw(model, cfg.alpha)
-    dfrac = Fraction(delta)
-    methods = set()
-    undecided: list = []
-
-    s12 = _first_two_sums(cfg, model)
-    cache: dict = {}  # m_j at the precision reached so far, shared by the probes
-
-    def ok(n: int) -> bool:
-        # cheap certificates first: P(miss) <= S1 (union bound) and
-        # P(miss) >= max(S1 - S2, S1^2 / (S1 + 2 S2)) (Bonferroni, de Caen); only the
-        # N near the answer, where neither decides with a 2^-40 margin, need the full sum.
-        s1, s2 = s12(n * per)
-        d_mp = mpmath.mpf(delta)
-        if s1 <= d_mp * (1 - mpmath.mpf(2) ** -40):
-            methods.add("bonferroni")
-            return True
-        lower = max(s1 - s2, s1 * s1 / (s1 + 2 * s2))
-        if lower > d_mp * (1 + mpmath.mpf(2) ** -40):
-            methods.add("bonferroni")
-            return False
-        (r,) = _exact.evaluate(cfg, model, [n * per], cache=cache)
-        methods.add(r.method)
-        if r.method == "rational":
-            return r.p_miss_exact <= dfrac
-        for _ in range(6):  # refine while delta lies inside the certified interval
-            if r.p_miss_exact is None:
-                break
-            with mpmath.workprec(max(r.precision_bits or 128, 128) + 64):
-                gap = abs(r.p_miss_exact - mpmath.mpf(delta))
-                if gap > r.p_miss_err:
-                    return r.p_miss_exact <= mpmath.mpf(delta)
-                rel = gap / mpmath.mpf(delta) / 4
-                if rel == 0 or r.precision_bits > _exact.MAX_BITS // 2:
-                    break
-                (r,) = _exact.evaluate(cfg, model, [n * per], cache=cache,
-                                       target_rel=max(rel, mpmath.mpf(2) ** -(_exact.MAX_BITS // 2)))
-                methods.add(r.method)
-        if r.p_miss_exact is not None:
-            undecided.append(n)  # delta within the certified error: decided by the midpoint
-            with mpmath.workprec(max(r.precision_bits or 128, 128)):
-                return r.p_miss_exact <= mpmath.mpf(delta)
-        return r.p_miss <= delta
-
-    lo, hi = n_lo, n_ub  # ok(hi) is guaranteed by the union bound
-    if ok(lo):
-        hi = lo
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if ok(mid):
-            hi = mid
-        else:
-            lo = mid
-    used = sorted(methods) if methods else ["closed-form"]
-    reason = f"binary search on the exact P(some clause missed) in [{n_lo}, {n_ub}]"
-    if undecided:
-        reason += (f"; at N in {undecided[:3]} delta lay within the certified error at "
-                   f"{_exact.MAX_BITS // 2} bits and the midpoint decided")
+    hi, used, reason = _min_parents.exact_min_parents(cfg, m, delta)
     info = ExactInfo("exact", used[0] if len(used) == 1 else tuple(used), reason, hi, hi)
     return (hi, info) if full_output else hi
-
-
-# ----------------------------------------------------------------------------- min parents helpers
-def _union_min_parents(cfg: Config, model: str, delta: float, n_events: int) -> int:
-    """Smallest N >= 1 with n_events·(1 - p_u)^(per·N) <= delta, decided at high precision."""
-    n, k = cfg.n, cfg.clause_size
-    pu = Fraction(math.perm(cfg.d, k), math.perm(n, k))
-    if model == "partition":
-        pu *= cfg.alpha
-    if pu >= 1:
-        return 1
-    per = _exact.units_per_draw(model, cfg.alpha)
-    bits = 128
-    for _ in range(8):
-        with mpmath.workprec(bits):
-            h = -per * mpmath.log1p(-mpmath.mpf(pu.numerator) / pu.denominator)
-            target = mpmath.log(mpmath.mpf(n_events)) - mpmath.log(mpmath.mpf(delta))
-            x = target / h
-            if x <= 1:
-                return 1
-            mag = int(mpmath.log(x, 2)) + 1
-            if mag + 64 > bits:  # not enough bits to place x between integers
-                bits = mag + 96
-                continue
-            cand = int(mpmath.ceil(x))
-            # x within 2^-32 of an integer: refine before deciding
-            if abs(x - mpmath.nint(x)) < mpmath.mpf(2) ** -32 and bits < 4096:
-                bits *= 2
-                continue
-            return max(cand, 1)
-    return max(cand, 1)
-
-
-def _first_two_sums(cfg: Config, model: str):
-    """Return U -> (S1, S2) = (C·m_1^U, C(C,2)·m_2^U) as mpf, accurate to ~2^-64 relative.
-
-    m_1 = 1 - r_1 and m_2 = 1 - 2 r_1 + r_2 are exact rationals; their logs are taken at a
-    precision that covers the bits of U, so U·log m is accurate.
-    """
-    t = _exact.cover_numerators(cfg, model, 2)
-    n, k, c = cfg.n, cfg.clause_size, cfg.n_clauses
-    r1 = Fraction(t[1], math.perm(n, k))
-    r2 = Fraction(t[2], math.perm(n, 2 * k)) if 2 * k <= n else Fraction(0)
-    x1 = r1  # 1 - m_1
-    x2 = 2 * r1 - r2  # 1 - m_2
-
-    def sums(u: int):
-        prec = 96 + int(u).bit_length() + max(x1.denominator.bit_length(), 64)
-        with mpmath.workprec(min(prec, 20000)):
-            def pw(x):
-                if x >= 1:
-                    return mpmath.mpf(0)
-                return mpmath.exp(u * mpmath.log1p(-mpmath.mpf(x.numerator) / x.denominator))
-            s1 = c * pw(x1)
-            s2 = math.comb(c, 2) * pw(x2) if c >= 2 else mpmath.mpf(0)
-            return +s1, +s2
-
-    return sums
-
-
-def _paper_min_parents(cfg: Config, delta: float) -> int:
-    k, a = cfg.clause_size, cfg.alpha
-    factor = a ** (k - 1)
-    bits = factor.bit_length() + 96
-    with mpmath.workprec(bits):
-        x = factor * (mpmath.log(mpmath.mpf(cfg.n_clauses)) - mpmath.log(mpmath.mpf(delta)))
-        return max(int(mpmath.ceil(x)), 1)
-
-
-# ----------------------------------------------------------------------------- two_four (alpha = 2)
-_H = (Fraction(1), Fraction(1, 2), Fraction(1, 6), Fraction(0), Fraction(0))
-
-
-def _check_two_four(cfg: Config) -> None:
-    if cfg.alpha != 2:
-        raise ValueError(f"alpha must be 2 for model='two_four', got {cfg.alpha}")
-    if cfg.n % 4:
-        raise ValueError(f"n = n_clauses*clause_size must be a multiple of 4 for model='two_four', got {cfg.n}")
-
-
-def _group_counts(start: int, stop: int) -> dict:
-    """Literals per aligned group of 4 for positions [start, stop)."""
-    counts: dict = {}
-    for pos in range(start, stop):
-        counts[pos // 4] = counts.get(pos // 4, 0) + 1
-    return counts
-
-
-def _child_holds(counts: dict) -> Fraction:
-    """P(child 0 holds every listed position): product over groups of h(t)."""
-    out = Fraction(1)
-    for t in counts.values():
-        out *= _H[t]
-        if not out:
-            break
-    return out
-
-
-def _occupancy_patterns(n: int, m: int):
-    """Yield (probability, P(child 0 holds all)) over group patterns of m uniform positions."""
-    g = n // 4
-    total = math.comb(n, m)
-    for s2 in range(m // 2 + 1):
-        s1 = m - 2 * s2
-        if s1 + s2 > g:
-            continue
-        ways = math.comb(g, s1 + s2) * math.comb(s1 + s2, s1) * 4**s1 * 6**s2
-        yield Fraction(ways, total), Fraction(1, 2**s1 * 6**s2)
-    # patterns with a group holding >= 3 positions: the child never holds them all
-
-
-def _two_four_clause(cfg: Config, parents: tuple, layout: str, complement: bool):
-    _check_two_four(cfg)
-    k = cfg.clause_size
-    out = []
-    if layout == "shuffled":
-        pats = list(_occupancy_patterns(cfg.n, k))
-        for n_par in parents:
-            with mpmath.workdps(40):
-                miss = mpmath.mpf(1) - sum(mpmath.mpf(pr.numerator) / pr.denominator for pr, _ in pats)
-                for pr, s in pats:
-                    s_par = 2 * s
-                    prm = mpmath.mpf(pr.numerator) / pr.denominator
-                    miss += prm * mpmath.exp(n_par * mpmath.log1p(-mpmath.mpf(s_par.numerator) / s_par.denominator)) \
-                        if s_par < 1 else 0
-                cov = 1 - miss
-                out.append(float(miss if complement else cov))
-        return out, out, out
-    # contiguous: clause c at [ck, ck+k); its coverage probability depends on c mod period
-    period = 4 // math.gcd(k, 4)
-    classes = []
-    for r in range(period):
-        cnt = len(range(r, cfg.n_clauses, period))
-        s_par = 2 * _child_holds(_group_counts(r * k, r * k + k))
-        classes.append((cnt, s_par))
-    for n_par in parents:
-        with mpmath.workdps(40):
-            tot = mpmath.mpf(0)
-            for cnt, s_par in classes:
-                if s_par >= 1:
-                    miss = mpmath.mpf(0)
-                else:
-                    miss = mpmath.exp(n_par * mpmath.log1p(-mpmath.mpf(s_par.numerator) / s_par.denominator))
-                tot += cnt * (miss if complement else 1 - miss)
-            out.append(float(tot / cfg.n_clauses))
-    return out, out, out
-
-
-def _two_four_pair_sum(cfg: Config, layout: str) -> Fraction:
-    """E[collisions of one parent] = sum over pairs, over the 2 children, of P(child holds both)."""
-    _check_two_four(cfg)
-    c, k = cfg.n_clauses, cfg.clause_size
-    if c < 2:
-        return Fraction(0)
-    if layout == "shuffled":
-        q2 = sum(pr * s for pr, s in _occupancy_patterns(cfg.n, 2 * k))
-        return 2 * math.comb(c, 2) * q2
-    period = 4 // math.gcd(k, 4)
-    v = [_child_holds(_group_counts(r * k, r * k + k)) for r in range(period)]
-    counts = [len(range(r, c, period)) for r in range(period)]
-    s1 = sum(cnt * x for cnt, x in zip(counts, v))
-    s2 = sum(cnt * x * x for cnt, x in zip(counts, v))
-    total = (s1 * s1 - s2) / 2  # pairs as if independent across groups
-    # pairs that can share a group of 4 are at most 4 clauses apart: correct them exactly
-    for delta_c in range(1, 5):
-        for r in range(period):
-            n_pairs = len(range(r, c - delta_c, period))
-            if not n_pairs:
-                continue
-            a, b = r * k, (r + delta_c) * k
-            joint_counts = _group_counts(a, a + k)
-            for g, t in _group_counts(b, b + k).items():
-                joint_counts[g] = joint_counts.get(g, 0) + t
-            joint = _child_holds(joint_counts)
-            naive = v[r] * v[(r + delta_c) % period]
-            total += n_pairs * (joint - naive)
-    return 2 * total

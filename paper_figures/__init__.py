@@ -13,6 +13,7 @@ from __future__ import annotations
 FIGURE_MODULES = (
     "theory_coverage",
     "theory_collisions",
+    "theory_model_gap",
     "fig2_case_study",
     "figA1_random_split",
     "fig3_sweeps",

@@ -33,7 +33,7 @@ __all__ = [
     "style",
     "seeds_text",
     "mean_std",
-    "script_main",
+    "MODEL_STYLE",
 ]
 
 
@@ -69,6 +69,15 @@ STRATEGY_STYLE = {
     "gram": ("tab:green", "D", "Gram split"),
     "two_four": ("tab:purple", "v", "2:4 split"),
     "random+rewire": ("tab:red", "P", "random split + rewiring"),
+}
+
+
+#: theory model (fpe_theory.models) -> (color, label)
+MODEL_STYLE = {
+    "literal": ("tab:red", "literal (the paper's A.5 model)"),
+    "subset": ("tab:orange", "subset (alpha·N independent d-subsets)"),
+    "partition": ("tab:blue", "partition (what random FPE does)"),
+    "two_four": ("tab:green", "2:4 split"),
 }
 
 
@@ -306,16 +315,7 @@ def pct(mean: float, std: float | None = None, digits: int = 1) -> str:
     return s
 
 
-# --------------------------------------------------------------------------- standalone scripts
-
-
-def script_main(module_name: str, argv: Sequence[str] | None = None) -> int:
-    """``python -m paper_figures.<script>``: draw that one figure from the store (no training)."""
-    from . import __main__ as cli
-
-    name = cli.figure_of_module(module_name)
-    args = list(sys.argv[1:] if argv is None else argv)
-    return cli.main(["--only", name, "--no-run", *args])
+# --------------------------------------------------------------------------- helpers
 
 
 def replace(fig: Figure, **changes) -> Figure:

@@ -19,7 +19,7 @@ from fpe_common.paths import FIGURES_DIR
 
 PROG = "python -m paper_figures.docs"
 #: the figures the README shows
-MAIN = ("fig2", "fig3", "fig4", "fig5", "fig6", "theory_coverage", "theory_collisions")
+MAIN = ("fig2", "fig3", "fig4", "fig5", "fig6", "theory_coverage", "theory_collisions", "theory_model_gap")
 
 
 def shrink(src: Path, dest: Path, width: int) -> Path:

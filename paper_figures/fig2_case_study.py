@@ -108,6 +108,6 @@ def make(ctx) -> list:
 
 
 if __name__ == "__main__":
-    from .common import script_main
+    from .standalone import script_main
 
     sys.exit(script_main(__name__))

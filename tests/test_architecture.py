@@ -30,8 +30,6 @@ LAYERS = {"data": 0, "nn": 0, "training": 1, "sparse": 1, "results": 1, "experim
 KNOWN_CYCLES = [
     {"validation.claims", "validation.claims.dnf", "validation.claims.theory", "validation.claims.vision",
      "validation.ledger"},
-    {"fpe_theory._exact", "fpe_theory.closed_forms"},
-    {"paper_figures.__main__", "paper_figures.common"},
 ]
 
 

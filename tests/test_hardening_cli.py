@@ -135,8 +135,8 @@ def test_simulate_cli_bad_options(tmp_path_factory, data):
     tmp = tmp_path_factory.mktemp("sim")
     (tmp / "file").write_text("x")
     option = data.draw(st.sampled_from(["--trials", "--seed", "--threads", "--clause-size", "--clauses", "--alphas",
-                                        "--parents", "--family-alpha", "--model", "--layout", "--json", "--csv",
-                                        "--plot", "--unknown"]))
+                                        "--parents", "--family-alpha", "--delta", "--model", "--layout", "--json",
+                                        "--csv", "--plot", "--unknown"]))
     names = (option, option.lstrip("-").replace("-", "_"))
     if option == "--trials":
         value = data.draw(st.one_of(bad_int(1), st.integers(min_value=2**62 + 1).map(str)))
@@ -153,10 +153,10 @@ def test_simulate_cli_bad_options(tmp_path_factory, data):
     elif option == "--parents":
         value = data.draw(st.one_of(bad_int_list(1), st.integers(min_value=2**28).map(str)))
         names = ("--parents", "n_parents")
-    elif option == "--family-alpha":
+    elif option in ("--family-alpha", "--delta"):
         value = data.draw(bad_float(0.0, 1.0, low_ok=False, high_ok=False))
     elif option in ("--model", "--layout"):
-        value = data.draw(bad_choice(("independent", "partition", "two_four", "all", "contiguous", "shuffled")))
+        value = data.draw(bad_choice(("literal", "subset", "independent", "partition", "two_four", "all", "contiguous", "shuffled")))
     elif option in ("--json", "--csv"):
         value = data.draw(st.sampled_from([str(tmp), str(tmp / "file" / "out.json")]))
         names = (str(tmp),)
@@ -514,7 +514,7 @@ def test_paper_figures_docs_and_scripts_bad_input(tmp_path_factory, width, which
     """paper_figures.docs (--width, --src) and a standalone figure script (a store that does not exist)
     exit 2 with one line."""
     from paper_figures import docs
-    from paper_figures.common import script_main
+    from paper_figures.standalone import script_main
 
     tmp = tmp_path_factory.mktemp("docs")
     if which == "width":

@@ -42,11 +42,13 @@ COUNTS = Tally("hardening determinism", total=False)  # printed in the session s
 # ----------------------------------------------------------------------------- Monte Carlo
 @st.composite
 def sim_cases(draw):
-    model = draw(st.sampled_from(["independent", "partition", "two_four"]))
+    model = draw(st.sampled_from(["literal", "subset", "partition", "two_four"]))
     layout = draw(st.sampled_from(["contiguous", "shuffled"]))
     if model == "two_four":
         alpha, k = 2, draw(st.sampled_from([2, 4]))
         c = draw(st.integers(2, 12)) * (4 // k)  # n a multiple of 4, and d = n/2 >= k
+    elif model == "literal":  # no balance rule: any alpha >= 2, any sizes
+        alpha, k, c = draw(st.integers(2, 200)), draw(st.integers(1, 5)), draw(st.integers(1, 12))
     else:
         alpha = draw(st.sampled_from([2, 3, 4, 8]))
         k = draw(st.integers(1, 5))

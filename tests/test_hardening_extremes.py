@@ -130,7 +130,7 @@ def _float_forms(C, k, alpha):
                                alpha * q2, "collision_ratio")
             check(ft.collision_ratio(C, k, alpha, method="paper", log=True),
                   (1 - 2 * k) * mpmath.log(alpha), "collision_ratio paper (log)", log=True)
-        for model, pu, per in (("independent", p, alpha), ("partition", alpha * p, 1)):
+        for model, pu, per in (("subset", p, alpha), ("partition", alpha * p, 1)):
             for N in PARENTS:
                 u = mpmath.mpf(per * N)
                 log_miss = u * mpmath.log1p(-pu) if pu < 1 else -mpmath.inf
@@ -190,7 +190,7 @@ def ref_r(C, k, alpha, model, imax):
     of fpe_theory._exact: independent d↓ik/n↓ik; partition i!/n↓ik [x^i] (sum_m d↓mk x^m/m!)^alpha,
     the power expanded by repeated truncated multiplication (no square-and-multiply)."""
     n, d = C * k, C * k // alpha
-    if model == "independent":
+    if model == "subset":
         return [falling_ratio(d, n, i * k) for i in range(imax + 1)]
     base = []
     for m in range(imax + 1):
@@ -216,7 +216,7 @@ def ref_p_miss(C, k, alpha, model, N, jmax=8):
     x_j = sum_i (-1)^(i+1) C(j,i) r_i; stops when the next term (a Bonferroni bound on the
     rest) is below 1e-13 of the sum. Returns (value, remainder bound) or None if it does not
     converge by jmax (P(miss) not small)."""
-    u = mpmath.mpf(N * (alpha if model == "independent" else 1))
+    u = mpmath.mpf(N * (alpha if model == "subset" else 1))
     r = ref_r(C, k, alpha, model, min(jmax + 1, C))
     total = mpmath.mpf(0)
     for j in range(1, min(jmax + 1, C) + 1):
@@ -266,31 +266,31 @@ EXACT_FAST = [(2**14, 64, 1024), (1024, 64, 1024), (64, 64, 64), (1000, 8, 16), 
               (10**9, 1, 2), (2**20, 2, 1024)]
 
 
-@pytest.mark.parametrize("model", ["independent", "partition"])
+@pytest.mark.parametrize("model", ["subset", "partition"])
 @pytest.mark.parametrize("cfg", EXACT_FAST, ids=[f"C{c}-k{k}-a{a}" for c, k, a in EXACT_FAST])
 def test_exact_prob_all_covered_at_extremes(cfg, model):
     """Exact P(some clause missed) at N around the union-bound size: method reported,
     certified bounds hold, value within 1e-10 of an independent mpmath inclusion-exclusion."""
-    if (cfg, model) in (((15_625_000, 64, 512), "independent"), ((2**20, 2, 1024), "partition")):
+    if (cfg, model) in (((15_625_000, 64, 512), "subset"), ((2**20, 2, 1024), "partition")):
         pytest.skip("2-5 s: covered by test_exact_prob_all_covered_slow_corners")
     _exact_case(*cfg, model)
 
 
 @pytest.mark.slow
 @settings(max_examples=examples(0.5), deadline=None)
-@given(cfg=extreme_configs(), model=st.sampled_from(["independent", "partition"]))
+@given(cfg=extreme_configs(), model=st.sampled_from(["subset", "partition"]))
 def test_exact_prob_all_covered_random_extremes(cfg, model):
     """The exact P(some clause missed) at random extreme configurations against the independent mpmath
     inclusion-exclusion (the ~10 s cases are replaced by a cheaper corner)."""
     C, k, alpha = cfg
-    if C > 2**22 and model == "independent" and k < 8:
+    if C > 2**22 and model == "subset" and k < 8:
         # the exact engine needs ~10 s for each of these (checked at the corners below)
         cfg = (2**14, 64, 1024)
     _exact_case(*cfg, model)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("model", ["independent", "partition"])
+@pytest.mark.parametrize("model", ["subset", "partition"])
 @pytest.mark.parametrize("cfg", [(15_625_000, 64, 512), (250_000_000, 4, 1000), (2**24, 64, 1024), (2**20, 2, 1024)])
 def test_exact_prob_all_covered_slow_corners(cfg, model):
     _exact_case(*cfg, model, factors=(1, 2))
@@ -298,7 +298,7 @@ def test_exact_prob_all_covered_slow_corners(cfg, model):
 
 # ----------------------------------------------------------------------------- min_parents
 @settings(max_examples=examples(0.4), deadline=None)
-@given(cfg=extreme_configs(), model=st.sampled_from(["independent", "partition"]),
+@given(cfg=extreme_configs(), model=st.sampled_from(["subset", "partition"]),
        delta=st.sampled_from([1e-1, 1e-3, 1e-9, 1e-300]))
 def test_min_parents_union_and_paper_are_exact_integers(cfg, model, delta):
     """The union-bound and paper sizes are the exact smallest integers (checked at N and
@@ -311,7 +311,7 @@ def test_min_parents_union_and_paper_are_exact_integers(cfg, model, delta):
         assert paper == max(1, int(mpmath.ceil(x)))
     nub = ft.min_parents_for_coverage(C, k, alpha, delta, model=model, method="union_bound")
     assert isinstance(nub, int) and nub >= 1
-    per = alpha if model == "independent" else 1
+    per = alpha if model == "subset" else 1
     with mpmath.workprec(nub.bit_length() + 300):
         p = falling_ratio(d, n, k) * (alpha if model == "partition" else 1)
         if p >= 1:

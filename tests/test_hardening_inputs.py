@@ -117,20 +117,24 @@ def bad_nonneg_float(positive=False, upper=None):
 
 # ============================================================================= fpe_theory
 BASE = (8, 4, 2)  # n_clauses, clause_size, alpha: the paper's case study
+ALL_COVER_MODELS = ("literal", "subset", "independent", "partition")  # "independent": deprecated alias
+ALL_MODELS = ALL_COVER_MODELS + ("two_four",)
 THEORY_FUNCS = {
-    "prob_all_covered": (ft.prob_all_covered, True, dict(model=("independent", "partition"),
+    "prob_all_covered": (ft.prob_all_covered, True, dict(model=ALL_COVER_MODELS,
                                                            method=("exact", "union_bound", "paper"),
                                                            complement="bool", log="bool", full_output="bool")),
-    "prob_clause_covered": (ft.prob_clause_covered, True, dict(model=("independent", "partition", "two_four"),
+    "prob_clause_covered": (ft.prob_clause_covered, True, dict(model=ALL_MODELS,
                                                                  method=("exact", "union_bound", "paper"),
                                                                  layout=("contiguous", "shuffled"),
                                                                  complement="bool", log="bool", full_output="bool")),
     "expected_collisions": (ft.expected_collisions, True, dict(method=("exact", "paper"),
-                                                                 model=("independent", "partition", "two_four"),
+                                                                 model=ALL_MODELS,
                                                                  layout=("contiguous", "shuffled"),
                                                                  log="bool", full_output="bool")),
-    "collision_ratio": (ft.collision_ratio, False, dict(method=("exact", "paper"), log="bool", full_output="bool")),
-    "prob_child_covers": (ft.prob_child_covers, False, dict(method=("exact", "paper"), clauses="count0")),
+    "collision_ratio": (ft.collision_ratio, False, dict(method=("exact", "paper"), log="bool", full_output="bool",
+                                                        model=ALL_MODELS, layout=("contiguous", "shuffled"))),
+    "prob_child_covers": (ft.prob_child_covers, False, dict(method=("exact", "paper"), clauses="count0",
+                                                            model=ALL_COVER_MODELS)),
 }
 
 
@@ -190,7 +194,7 @@ def test_min_parents_rejects_bad_parameters(param, data):
     """min_parents_for_coverage: delta outside (0, 1) (NaN, inf, 0, 1, negative), bad sizes and names."""
     args, kwargs = [8, 4, 2, 0.01], {}
     strat = {"n_clauses": bad_count(1), "clause_size": bad_count(1), "alpha": bad_count(2), "delta": bad_open_unit(),
-             "model": bad_name(("independent", "partition")), "method": bad_name(("exact", "union_bound", "paper")),
+             "model": bad_name(ALL_COVER_MODELS), "method": bad_name(("exact", "union_bound", "paper")),
              "full_output": bad_bool()}[param]
     value = data.draw(strat)
     if param in ("n_clauses", "clause_size", "alpha", "delta"):
@@ -265,7 +269,7 @@ def test_simulate_rejects_bad_parameters(param, data):
     strat = {
         "trials": st.one_of(bad_count(1), st.integers(min_value=2**62 + 1)),
         "seed": st.one_of(bad_count(0), st.integers(min_value=2**64)),
-        "model": bad_name(("independent", "partition", "two_four")),
+        "model": bad_name(ALL_MODELS),
         "layout": bad_name(("contiguous", "shuffled")),
         "threads": st.one_of(bad_count(1).filter(lambda v: v is not None),
                              st.integers(min_value=numba.config.NUMBA_NUM_THREADS + 1)),
@@ -286,7 +290,7 @@ def test_simulate_rejects_bad_parameters(param, data):
 def test_sample_masks_rejects_bad_parameters(param, data):
     """sample_masks: n_parents, seed (incl. >= 2**64), trial and names broken one at a time."""
     strat = {"n_parents": bad_count(1), "seed": st.one_of(bad_count(0), st.integers(min_value=2**64)),
-             "trial": bad_count(0), "model": bad_name(("independent", "partition", "two_four")),
+             "trial": bad_count(0), "model": bad_name(ALL_MODELS),
              "layout": bad_name(("contiguous", "shuffled"))}[param]
     args, kwargs = [4, 2, 2, 3], {}
     value = data.draw(strat)

@@ -107,7 +107,7 @@ def test_simulate_json_killed_repeatedly_resumes_exactly(tmp_path):
     """`python -m fpe_theory.simulate --json`, SIGKILLed 6 times: the file is always complete
     JSON whose rows verify, rows once written never change, and the resumed table equals an
     uninterrupted run's."""
-    import fpe_theory.simulate as sim
+    import fpe_theory.bound_checks as sim  # the CLI behind `python -m fpe_theory.simulate`
 
     rng = random.Random(7)
     grid = ["--clauses", "8,16", "--alphas", "2,4", "--parents", "8,16,32", "--trials", "300000", "--seed", "3",

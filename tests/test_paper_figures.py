@@ -24,7 +24,7 @@ from fpe_empirical import profiles
 from fpe_empirical.config import config_key
 from fpe_empirical.store import ResultStore, load_results
 
-FIGURE_IDS = ["theory_coverage", "theory_collisions", "fig2", "figA1", "fig3", "fig4", "tableA1", "tableA2", "fig5",
+FIGURE_IDS = ["theory_coverage", "theory_collisions", "theory_model_gap", "fig2", "figA1", "fig3", "fig4", "tableA1", "tableA2", "fig5",
               "fig6", "tableA3", "tableA4", "tableA5", "table_rewiring"]
 TABLES = {"tableA1", "tableA2", "tableA3", "tableA4", "tableA5", "table_rewiring"}
 
@@ -107,12 +107,24 @@ def test_table_and_theory_numbers_are_the_stored_ones(run):
     _, col = read_csv(out / "theory_collisions.csv")
     sims = load_results(store, kind="theory-sim").drop_duplicates("key")
     sims = sims[sims.key.isin({config_key(c) for c in profiles.configs("theory_collisions", "tiny")})]
-    sim_rows = col[col.curve.str.startswith("simulation")]
+    sim_rows = col[col.quantity == "simulation"]
     assert len(sim_rows) == len(sims)
+    assert set(sims.model) == {"literal", "subset", "partition"}
     for r in sims.itertuples():
         dense = r.sim_n_parents * r.n_clauses * (r.n_clauses - 1) / 2
-        got = sim_rows[(sim_rows.alpha == r.alpha) & (sim_rows.n_clauses == r.n_clauses)]["value"].item()
+        got = sim_rows[(sim_rows.alpha == r.alpha) & (sim_rows.n_clauses == r.n_clauses)
+                       & (sim_rows.model == r.model)]["value"].item()
         assert got == pytest.approx(r.mean_collisions / dense, rel=1e-9)
+    # the model-gap figure's Monte Carlo points are the stored runs at the paper's sizing rule
+    _, gap = read_csv(out / "theory_model_gap.csv")
+    runs = load_results(store, kind="theory-sim")
+    runs = runs[runs.key.isin({config_key(c) for c in profiles.configs("theory_model_gap", "tiny")})]
+    at_rule = runs[runs.n_parents == runs.sim_n_parents]
+    pts = gap[gap.quantity == "simulation_p_all_at_paper_rule"]
+    assert len(pts) == len(at_rule) > 0
+    for r in at_rule.itertuples():
+        got = pts[(pts.model == r.model) & (pts.n_clauses == r.n_clauses)]["value"].item()
+        assert got == r.p_all_covered
     # the figure's case-study networks are the saved ones
     _, f2 = read_csv(out / "fig2.csv")
     res = profiles.case_study_models("tiny", ResultStore(store))[0]
@@ -228,7 +240,7 @@ def test_cli_process_bad_input_and_list():
 
 def test_standalone_script_reads_only(run, capsys):
     """`python -m paper_figures.fig3_sweeps` draws its figure from the store and never trains."""
-    from paper_figures.common import script_main
+    from paper_figures.standalone import script_main
 
     store, out, _ = run
     assert script_main("paper_figures.fig3_sweeps", ["--profile", "tiny", "--store", str(store), "--out",

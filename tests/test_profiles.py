@@ -69,14 +69,28 @@ def test_vision_profiles_are_the_embedding_grids(target):
 
 def test_theory_targets():
     cov = profiles.configs("theory_coverage", "quick")
-    # both random models on every panel; curves long enough that coverage is nearly certain
-    assert {c.model for c in cov} == {"partition", "independent"}
-    from fpe_theory import prob_all_covered
+    # the three random models on every panel; curves long enough that coverage is nearly certain
+    assert {c.model for c in cov} == {"literal", "partition", "subset"}
+    from fpe_theory import min_parents_for_coverage, prob_all_covered
 
     for c in cov:
         assert prob_all_covered(c.n_clauses, c.clause_size, c.alpha, c.n_parents, model=c.model) > 0.99
     col = profiles.configs("theory_collisions", "paper")
     assert all(c.trials == 20000 for c in col)
+    assert {c.model for c in col} == {"literal", "partition", "subset"}
+    # the model gap runs sit at the paper's sizing rule, every model at every size it allows
+    gap = profiles.configs("theory_model_gap", "quick")
+    assert {c.model for c in gap} == {"literal", "partition", "subset"}
+    for c in gap:
+        assert c.n_parents == min_parents_for_coverage(c.n_clauses, c.clause_size, c.alpha,
+                                                       profiles.MODEL_GAP_DELTA, method="paper")
+
+
+def test_theory_partition_keys_did_not_move():
+    """Adding the literal model must not orphan the stored partition runs: their configs (and so
+    their keys) are the ones the profiles asked for before."""
+    cov = [c for c in profiles.configs("theory_coverage", "quick") if c.model == "partition"]
+    assert [(c.n_clauses, c.alpha, c.n_parents) for c in cov] == [(8, 2, 85), (32, 2, 86), (8, 4, 1116), (32, 4, 778)]
 
 
 def test_pinned_theory_key():
@@ -98,6 +112,7 @@ def test_bad_input():
         profiles.resolve_datasets(3)
     with pytest.raises(ValueError, match="alpha"):
         profiles.TheorySimulation(alpha=3)
+    assert profiles.TheorySimulation(alpha=3, model="literal").alpha == 3  # no balance rule for literal
     with pytest.raises(ValueError, match="model"):
         profiles.TheorySimulation(model="dense")
     with pytest.raises(ValueError, match="targets must be drawn from"):

@@ -13,6 +13,7 @@ import importlib
 import pytest
 
 sim = importlib.import_module("fpe_theory.simulate")
+checks = importlib.import_module("fpe_theory.bound_checks")  # the CLI implementation behind it
 
 SMALL = ["--clauses", "4,8", "--alphas", "2", "--parents", "4,16", "--trials", "2000", "--no-progress"]
 
@@ -60,14 +61,14 @@ def test_corrupt_previous_json_is_ignored_with_a_note(tmp_path, capsys):
 
 def test_a_wrong_closed_form_fails_the_verdict(monkeypatch, capsys):
     """The verdict can fail: shift the exact P(clause covered) by 0.05."""
-    real = sim._closed_forms_row
+    real = checks._closed_forms_row
 
     def wrong(res):
         row = real(res)
         row.exact_clause = min(1.0, row.exact_clause + 0.05)
         return row
 
-    monkeypatch.setattr(sim, "_closed_forms_row", wrong)
+    monkeypatch.setattr(checks, "_closed_forms_row", wrong)
     rc, out, _ = run(SMALL, capsys)
     assert rc == 1 and "FAIL" in out
 

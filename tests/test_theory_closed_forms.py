@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 import fpe_theory as ft
 from fpe_theory import _exact
 from fpe_theory._validate import check_config
+from fpe_theory.models import get_model
 
 REL = 1e-9  # required agreement with independent exact computations (issue #2)
 
@@ -49,7 +50,7 @@ def r_composition(C, k, alpha, i, model) -> Fraction:
     """THEORY.md's r_i: independent d↓ik/n↓ik; partition the composition sum."""
     n = C * k
     d = n // alpha
-    if model == "independent":
+    if model == "subset":
         return Fraction(falling(d, i * k), falling(n, i * k)) if i * k <= d else Fraction(0)
     total = Fraction(0)
     for comp in compositions(i, alpha):
@@ -71,7 +72,7 @@ def p_all_markov(C, k, alpha, n_parents, model) -> Fraction:
     C(g,t) sum_i (-1)^i C(g-t,i) r_{t+i} (inclusion–exclusion inside ONE unit only).
     """
     r = [r_composition(C, k, alpha, i, model) for i in range(C + 1)]
-    units = alpha * n_parents if model == "independent" else n_parents
+    units = alpha * n_parents if model == "subset" else n_parents
     trans = {}
     for g in range(C + 1):
         row = []
@@ -103,7 +104,7 @@ def unit_distribution(C, k, alpha, model):
     dist = defaultdict(int)
     coll = 0
     total = 0
-    if model == "independent":
+    if model == "subset":
         for sub in itertools.combinations(range(n), d):
             m = covered(sum(1 << l for l in sub))
             dist[m] += 1
@@ -132,7 +133,7 @@ def unit_distribution(C, k, alpha, model):
 
 def p_all_bruteforce(C, k, alpha, n_parents, model) -> Fraction:
     dist, _ = unit_distribution(C, k, alpha, model)
-    units = alpha * n_parents if model == "independent" else n_parents
+    units = alpha * n_parents if model == "subset" else n_parents
     full = (1 << C) - 1
     state = {0: Fraction(1)}
     for _ in range(units):
@@ -160,14 +161,14 @@ def test_worked_example_matches_theory_md():
     """THEORY.md: C=8, k=4, alpha=2, N=8."""
     assert round(ft.prob_child_covers(8, 4, 2), 5) == 0.05061
     assert ft.prob_child_covers(8, 4, 2, method="paper") == 0.0625
-    assert round(ft.prob_all_covered(8, 4, 2, 8, model="independent"), 5) == 0.00666
+    assert round(ft.prob_all_covered(8, 4, 2, 8, model="subset"), 5) == 0.00666
     assert round(ft.prob_all_covered(8, 4, 2, 8, model="partition"), 5) == 0.01367
     assert round(ft.expected_collisions(8, 4, 2, 8), 3) == 0.548
     assert ft.dense_collisions(8, 8) == 224.0
     assert round(ft.collision_ratio(8, 4, 2), 5) == 0.00245
     assert ft.collision_ratio(8, 4, 2, method="paper") == 2.0**-7  # 0.0078
     # and the same values against the independent exact references
-    for model in ("independent", "partition"):
+    for model in ("subset", "partition"):
         ref = p_all_markov(8, 4, 2, 8, model)
         assert rel_close(ft.prob_all_covered(8, 4, 2, 8, model=model), ref)
     q2 = Fraction(falling(16, 8), falling(32, 8))
@@ -177,7 +178,7 @@ def test_worked_example_matches_theory_md():
 
 # ----------------------------------------------------------------------------- exactness
 @pytest.mark.parametrize("C,k,alpha", TINY_CONFIGS)
-@pytest.mark.parametrize("model", ["independent", "partition"])
+@pytest.mark.parametrize("model", ["subset", "partition"])
 def test_prob_all_covered_matches_bruteforce(C, k, alpha, model):
     """Exact P(all covered) equals enumeration + DP over units (no inclusion–exclusion)."""
     for n_parents in (1, 2, 3, 5):
@@ -189,11 +190,11 @@ def test_prob_all_covered_matches_bruteforce(C, k, alpha, model):
 
 
 @pytest.mark.parametrize("C,k,alpha", TINY_CONFIGS)
-@pytest.mark.parametrize("model", ["independent", "partition"])
+@pytest.mark.parametrize("model", ["subset", "partition"])
 def test_clause_and_collisions_match_bruteforce(C, k, alpha, model):
     """P(clause covered) and E[collisions] from the enumerated per-unit distribution."""
     dist, coll_per_unit = unit_distribution(C, k, alpha, model)
-    per = alpha if model == "independent" else 1
+    per = alpha if model == "subset" else 1
     p_unit = sum(p for m, p in dist.items() if m & 1)  # clause 0 covered by one unit
     for n_parents in (1, 4, 9):
         ref = 1 - (1 - p_unit) ** (per * n_parents)
@@ -206,7 +207,7 @@ def test_clause_and_collisions_match_bruteforce(C, k, alpha, model):
 def test_generating_function_equals_composition_sum(C, k, alpha):
     """r_i by the EGF power equals THEORY.md's sum over compositions, exactly."""
     cfg = check_config(C, k, alpha)
-    t = _exact.cover_numerators(cfg, "partition", C)
+    t = get_model("partition").cover_numerators(cfg, C)
     for i in range(C + 1):
         assert Fraction(t[i], falling(cfg.n, i * k)) == r_composition(C, k, alpha, i, "partition")
 
@@ -214,7 +215,7 @@ def test_generating_function_equals_composition_sum(C, k, alpha):
 @pytest.mark.parametrize("C,k,alpha,n_parents", [
     (8, 4, 2, 8), (8, 4, 2, 40), (12, 2, 3, 5), (10, 3, 5, 30), (16, 4, 4, 64), (9, 2, 3, 2),
 ])
-@pytest.mark.parametrize("model", ["independent", "partition"])
+@pytest.mark.parametrize("model", ["subset", "partition"])
 def test_prob_all_covered_matches_markov_chain(C, k, alpha, n_parents, model):
     """Exact P(all covered) and P(some missed) vs the Markov chain with composition r_i."""
     ref = p_all_markov(C, k, alpha, n_parents, model)
@@ -223,14 +224,14 @@ def test_prob_all_covered_matches_markov_chain(C, k, alpha, n_parents, model):
 
 
 @pytest.mark.parametrize("C,k,alpha,model,parents", [
-    (8, 4, 2, "partition", [1, 8, 64]), (32, 4, 4, "independent", [16, 64]),
+    (8, 4, 2, "partition", [1, 8, 64]), (32, 4, 4, "subset", [16, 64]),
     (12, 2, 3, "partition", [1, 5, 50]), (6, 1, 2, "partition", [1, 3]),
-    (40, 3, 8, "partition", [10, 100]), (30, 2, 2, "independent", [3, 30, 300]),
+    (40, 3, 8, "partition", [10, 100]), (30, 2, 2, "subset", [3, 30, 300]),
 ])
 def test_rational_and_mpmath_paths_agree(C, k, alpha, model, parents):
     """The two exact engines (integers vs certified mpmath) give the same floats (1e-15)."""
     cfg = check_config(C, k, alpha)
-    per = alpha if model == "independent" else 1
+    per = alpha if model == "subset" else 1
     us = [per * n for n in parents]
     rat = _exact.evaluate(cfg, model, us, force="rational")
     mp = _exact.evaluate(cfg, model, us, force="mpmath")
@@ -250,7 +251,7 @@ def test_full_output_reports_method_and_bounds():
     assert info.method_used == "bonferroni" and "truncated" in info.reason
     assert info.lower <= val <= info.upper and info.upper - info.lower <= 1e-15 * val
     # hopeless coverage at huge C: certified underflow, not a silent 0
-    val, info = ft.prob_all_covered(2**20, 4, 2, 1, model="independent", full_output=True)
+    val, info = ft.prob_all_covered(2**20, 4, 2, 1, model="subset", full_output=True)
     assert val == 0.0 and info.method_used == "underflow-certificate" and info.upper == 0.0
     val, info = ft.prob_all_covered(2**24, 64, 1024, 10**6, full_output=True)
     assert val == 0.0 and info.method_used == "underflow-certificate" and info.upper == 0.0
@@ -265,8 +266,8 @@ def test_negative_association_bound_used_by_the_fallback(C, k, alpha):
     uses as a certificate; the partition model violates it (children are disjoint), so the
     fallback must not use it there."""
     for n_parents in (1, 2, 3):
-        q_ind = ft.prob_clause_covered(C, k, alpha, n_parents, model="independent")
-        assert float(p_all_bruteforce(C, k, alpha, n_parents, "independent")) <= q_ind**C * (1 + 1e-12)
+        q_ind = ft.prob_clause_covered(C, k, alpha, n_parents, model="subset")
+        assert float(p_all_bruteforce(C, k, alpha, n_parents, "subset")) <= q_ind**C * (1 + 1e-12)
     if (C, k, alpha) == (2, 2, 2):  # n = 4: one child = clause 0 forces the other = clause 1
         q_par = ft.prob_clause_covered(C, k, alpha, 1, model="partition")
         assert p_all_bruteforce(C, k, alpha, 1, "partition") == Fraction(1, 3) > q_par**2
@@ -293,7 +294,7 @@ def configs(draw, max_clauses=24):
     return step * mult, k, alpha
 
 
-@given(cfg=configs(), model=st.sampled_from(["independent", "partition"]),
+@given(cfg=configs(), model=st.sampled_from(["subset", "partition"]),
        n_parents=st.integers(1, 200))
 def test_probabilities_in_unit_interval_and_union_bound_below_exact(cfg, model, n_parents):
     """Every probability lies in [0, 1]; the union bound never exceeds the exact value,
@@ -311,7 +312,7 @@ def test_probabilities_in_unit_interval_and_union_bound_below_exact(cfg, model, 
     assert abs(exact + miss - 1.0) <= 2e-16 * 4
 
 
-@given(cfg=configs(), model=st.sampled_from(["independent", "partition"]))
+@given(cfg=configs(), model=st.sampled_from(["subset", "partition"]))
 def test_monotone_in_n_parents(cfg, model):
     """More parents can only help coverage (each extra unit is independent)."""
     C, k, a = cfg
@@ -339,17 +340,17 @@ def test_collision_ratio_tends_to_paper_value(k, alpha):
 
 
 @given(cfg=configs(max_clauses=12), n_parents=st.integers(1, 30),
-       model=st.sampled_from(["independent", "partition"]))
+       model=st.sampled_from(["subset", "partition"]))
 def test_partition_is_at_least_as_good_for_one_clause(cfg, n_parents, model):
     """(1 - alpha p)^N <= (1 - p)^(alpha N): disjoint children never cover a clause less often."""
     C, k, a = cfg
     part = ft.prob_clause_covered(C, k, a, n_parents, model="partition")
-    ind = ft.prob_clause_covered(C, k, a, n_parents, model="independent")
+    ind = ft.prob_clause_covered(C, k, a, n_parents, model="subset")
     assert part >= ind * (1 - 1e-13)
 
 
 @given(cfg=configs(max_clauses=16), delta=st.floats(1e-9, 0.9),
-       model=st.sampled_from(["independent", "partition"]))
+       model=st.sampled_from(["subset", "partition"]))
 def test_min_parents_is_the_smallest_sufficient(cfg, delta, model):
     """min_parents(exact) is the first N with P(miss) <= delta; union bound needs at least as many."""
     C, k, a = cfg
@@ -518,7 +519,7 @@ def test_extreme_float_closed_forms_against_mpmath(C, k, alpha):
         assert mp_rel(ft.collision_ratio(C, k, alpha, log=True), mpmath.log(alpha * q2)) <= 1e-10
         if alpha * q2 > mpmath.mpf(2) ** -1000:
             assert mp_rel(ft.collision_ratio(C, k, alpha), alpha * q2) <= 1e-10
-        for model, pu, per in (("independent", p, alpha), ("partition", alpha * p, 1)):
+        for model, pu, per in (("subset", p, alpha), ("partition", alpha * p, 1)):
             for n_par in EXTREME_PARENTS:
                 u = per * n_par
                 miss = mpmath.exp(u * mpmath.log1p(-pu)) if pu < 1 else mpmath.mpf(0)
@@ -542,7 +543,7 @@ def test_extreme_float_closed_forms_against_mpmath(C, k, alpha):
 
 
 @pytest.mark.parametrize("C,k,alpha", EXTREME_CONFIGS)
-@pytest.mark.parametrize("model", ["independent", "partition"])
+@pytest.mark.parametrize("model", ["subset", "partition"])
 def test_extreme_min_parents_union_and_paper_exact(C, k, alpha, model):
     """min_parents (union bound, paper) at the extremes are the exact integers (checked by
     evaluating the defining inequality at N and N - 1 with mpmath at high precision)."""
@@ -554,7 +555,7 @@ def test_extreme_min_parents_union_and_paper_exact(C, k, alpha, model):
         x = mpmath.mpf(alpha) ** (k - 1) * mpmath.log(mpmath.mpf(C) / delta)
         assert paper - 1 < x <= paper
     nub = ft.min_parents_for_coverage(C, k, alpha, delta, model=model, method="union_bound")
-    per = alpha if model == "independent" else 1
+    per = alpha if model == "subset" else 1
     p = Fraction(falling(d, k), falling(n, k)) * (alpha if model == "partition" else 1)
     if p >= 1:
         assert nub == 1
@@ -568,7 +569,7 @@ def test_extreme_min_parents_union_and_paper_exact(C, k, alpha, model):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("C,k,alpha", [(2**24, 64, 1024), (15_625_000, 64, 512)])
-@pytest.mark.parametrize("model", ["independent", "partition"])
+@pytest.mark.parametrize("model", ["subset", "partition"])
 def test_extreme_exact_prob_all_and_min_parents(C, k, alpha, model):
     """Exact P(all covered) at n ~ 1e9: certified methods, bounds contain the value, and the
     exact min_parents satisfies its definition."""
@@ -579,7 +580,7 @@ def test_extreme_exact_prob_all_and_min_parents(C, k, alpha, model):
     assert pinfo.method_used in ("bonferroni", "mpmath") and miss <= delta
     # N and N - 1 differ by ~2^-635 relative here: compare the certified high-precision
     # values (interval midpoint ± certified error), not the rounded floats
-    per = alpha if model == "independent" else 1
+    per = alpha if model == "subset" else 1
     cfg = check_config(C, k, alpha)
     at, before = _exact.evaluate(cfg, model, [nmin * per, (nmin - 1) * per],
                                  target_rel=mpmath.mpf(2) ** -900)
@@ -592,12 +593,12 @@ def test_extreme_exact_prob_all_and_min_parents(C, k, alpha, model):
     assert miss <= ub <= miss * (1 + 2 * ub)
 
 
-@pytest.mark.parametrize("model", ["independent", "partition"])
+@pytest.mark.parametrize("model", ["subset", "partition"])
 def test_certified_error_bound_holds_at_very_high_precision(model):
     """At 2^-1050 relative accuracy the certified interval of the mpmath path contains the
     exact rational value."""
     cfg = check_config(8, 4, 2)
-    u = 128 if model == "independent" else 64  # P(miss) ~ 0.01
+    u = 128 if model == "subset" else 64  # P(miss) ~ 0.01
     (exact,) = _exact.evaluate(cfg, model, [u], force="rational")
     (hp,) = _exact.certified_eval(cfg, model, 8, [u], budget=float("inf"), full=True,
                                   target_rel=mpmath.mpf(2) ** -1050)
@@ -614,9 +615,9 @@ def test_certified_error_bound_holds_with_huge_unit_counts():
     regression test for relative errors below the smallest double once flushed to 0.0.)"""
     C, k, alpha = 2**14, 64, 1024  # n = 2^20, p ~ 2^-640
     cfg = check_config(C, k, alpha)
-    n_par = ft.min_parents_for_coverage(C, k, alpha, 1e-3, model="independent", method="union_bound")
+    n_par = ft.min_parents_for_coverage(C, k, alpha, 1e-3, model="subset", method="union_bound")
     u = alpha * n_par
-    (hp,) = _exact.certified_eval(cfg, "independent", C, [u], target_rel=mpmath.mpf(2) ** -1000)
+    (hp,) = _exact.certified_eval(cfg, "subset", C, [u], target_rel=mpmath.mpf(2) ** -1000)
     assert hp is not None and hp.method == "bonferroni"
     n, d = cfg.n, cfg.d
     terms = 12
@@ -635,7 +636,7 @@ def test_certified_error_bound_holds_with_huge_unit_counts():
         assert hp.p_miss_err <= mpmath.mpf(2) ** -990 * ref
 
 
-@given(cfg=configs(), model=st.sampled_from(["independent", "partition"]),
+@given(cfg=configs(), model=st.sampled_from(["literal", "subset", "partition"]),
        n_parents=st.integers(1, 500))
 def test_log_and_complement_outputs_are_consistent(cfg, model, n_parents):
     """log=True is the log of the value and complement=True is 1 - value (to rounding),

@@ -103,7 +103,7 @@ def py_simulate(C, k, alpha, N, model, shuffled, seed, trials):
             covered = [False] * C
             coll, first = 0, N + 1
             for p in range(N):
-                if model == "independent":
+                if model == "subset":
                     for _u in range(alpha):
                         for i, j in enumerate(rng.draws(range(n, n - d, -1))):
                             idx[i], idx[i + j] = idx[i + j], idx[i]
@@ -145,9 +145,9 @@ def kernel_trials(C, k, alpha, N, model, shuffled, seed, trials, words=None):
 
 
 @pytest.mark.parametrize("model,C,k,alpha,N", [
-    ("partition", 4, 2, 2, 3), ("partition", 6, 2, 3, 2), ("independent", 4, 2, 2, 3),
-    ("independent", 6, 1, 3, 2), ("two_four", 4, 2, 2, 3), ("two_four", 2, 4, 2, 5),
-    ("independent", 2101, 2, 2, 1), ("partition", 2101, 2, 2, 1),  # n > 4096: 32-bit draws
+    ("partition", 4, 2, 2, 3), ("partition", 6, 2, 3, 2), ("subset", 4, 2, 2, 3),
+    ("subset", 6, 1, 3, 2), ("two_four", 4, 2, 2, 3), ("two_four", 2, 4, 2, 5),
+    ("subset", 2101, 2, 2, 1), ("partition", 2101, 2, 2, 1),  # n > 4096: 32-bit draws
 ])
 @pytest.mark.parametrize("shuffled", [False, True])
 def test_kernel_replays_the_documented_stream_exactly(model, C, k, alpha, N, shuffled):
@@ -188,7 +188,7 @@ def test_bounded_draws_are_uniform():
 
 
 # ----------------------------------------------------------------------------- masks
-@pytest.mark.parametrize("model,alpha", [("partition", 2), ("partition", 4), ("independent", 4),
+@pytest.mark.parametrize("model,alpha", [("partition", 2), ("partition", 4), ("subset", 4),
                                          ("two_four", 2)])
 @pytest.mark.parametrize("layout", ["contiguous", "shuffled"])
 def test_sampled_masks_are_valid_and_counted_right(model, alpha, layout):
@@ -202,7 +202,7 @@ def test_sampled_masks_are_valid_and_counted_right(model, alpha, layout):
         masks, pos = ft.sample_masks(C, k, alpha, N, seed=seed, trial=trial, model=model, layout=layout)
         assert masks.shape == (N, alpha, n) and masks.dtype == bool
         assert (masks.sum(axis=2) == d).all()
-        if model != "independent":
+        if model != "subset":
             assert (masks.sum(axis=1) == 1).all()  # disjoint and covering
         if model == "two_four":
             assert (masks.reshape(N, 2, n // 4, 4).sum(axis=3) == 2).all()
@@ -240,7 +240,7 @@ def test_batches_do_not_change_the_stream(monkeypatch):
     """Trials split into several kernel calls give the same result as one call."""
     import importlib
 
-    sim_mod = importlib.import_module("fpe_theory.simulate")
+    sim_mod = importlib.import_module("fpe_theory.montecarlo")
 
     one = ft.simulate(8, 4, 2, 8, trials=1000, seed=9)
     monkeypatch.setattr(sim_mod, "BATCH", 128)
@@ -276,7 +276,7 @@ def _merged_chi2(h1, h2, min_expected=5.0):
 
 @pytest.mark.parametrize("model,layout,C,k,alpha,N", [
     ("partition", "contiguous", 8, 4, 2, 8), ("partition", "shuffled", 6, 3, 3, 6),
-    ("independent", "contiguous", 8, 4, 2, 8), ("independent", "shuffled", 6, 2, 3, 4),
+    ("subset", "contiguous", 8, 4, 2, 8), ("subset", "shuffled", 6, 2, 3, 4),
     ("two_four", "contiguous", 4, 2, 2, 6), ("two_four", "shuffled", 8, 4, 2, 8),
 ])
 def test_numpy_reference_and_kernel_agree_distributionally(model, layout, C, k, alpha, N):

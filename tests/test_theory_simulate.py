@@ -31,7 +31,7 @@ def small_configs(draw):
 
 
 @settings(max_examples=examples(0.5))
-@given(cfg=small_configs(), model=st.sampled_from(["independent", "partition"]),
+@given(cfg=small_configs(), model=st.sampled_from(["subset", "partition"]),
        layout=st.sampled_from(["contiguous", "shuffled"]), seed=st.integers(0, 2**32))
 def test_simulation_agrees_with_exact_closed_forms(cfg, model, layout, seed):
     """Random small configs, 20000 trials: exact binomial tests on 'all covered' and on
@@ -56,7 +56,7 @@ def test_simulation_agrees_with_exact_closed_forms(cfg, model, layout, seed):
             assert abs(z) < 6.1  # two-sided 1.1e-9 under the normal approximation
 
 
-@pytest.mark.parametrize("model", ["independent", "partition"])
+@pytest.mark.parametrize("model", ["subset", "partition"])
 def test_worked_example_simulation(model):
     """THEORY.md worked example: 200000 trials; exact binomial (P(all)) and z (collisions)
     tests at p > 1e-9 (4 tests: false failure < 4e-9)."""
@@ -121,9 +121,9 @@ def test_two_four_contiguous_k2_is_not_exchangeable_but_mean_matches():
 
 
 def test_result_carries_config_and_round_trips():
-    res = ft.simulate(8, 4, 2, 8, trials=500, seed=3, model="independent", layout="shuffled")
+    res = ft.simulate(8, 4, 2, 8, trials=500, seed=3, model="subset", layout="shuffled")
     assert res.config() == {"n_clauses": 8, "clause_size": 4, "alpha": 2, "n_parents": 8,
-                            "model": "independent", "layout": "shuffled", "trials": 500, "seed": 3}
+                            "model": "subset", "layout": "shuffled", "trials": 500, "seed": 3}
     back = type(res).from_dict(res.to_dict())
     assert back.to_dict() == res.to_dict()
     assert res.missed_histogram.sum() == 500 and res.first_cover_histogram.sum() == 500

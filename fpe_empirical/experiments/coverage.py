@@ -69,7 +69,7 @@ __all__ = [
 def theory_values(n_clauses: int, clause_size: int, alpha: int, n_parents: int) -> dict[str, float]:
     """Closed forms (fpe_theory, exact and the paper's approximations) for one configuration.
 
-    Keys: ``p_clause_covered`` (partition, exact), ``p_clause_covered_independent``,
+    Keys: ``p_clause_covered`` (partition, exact), ``p_clause_covered_independent`` (the subset model, formerly "independent"),
     ``p_clause_covered_paper``, ``p_all_covered`` (partition, exact),
     ``p_all_covered_independent``, ``p_all_covered_paper`` (the paper's lower bound, clipped
     at 0), ``expected_collisions`` (exact), ``expected_collisions_paper``,
@@ -81,10 +81,10 @@ def theory_values(n_clauses: int, clause_size: int, alpha: int, n_parents: int) 
     c, k, a, n = n_clauses, clause_size, alpha, n_parents
     out = {
         "p_clause_covered": float(T.prob_clause_covered(c, k, a, n, model="partition")),
-        "p_clause_covered_independent": float(T.prob_clause_covered(c, k, a, n, model="independent")),
+        "p_clause_covered_independent": float(T.prob_clause_covered(c, k, a, n, model="subset")),
         "p_clause_covered_paper": float(T.prob_clause_covered(c, k, a, n, method="paper")),
         "p_all_covered": float(T.prob_all_covered(c, k, a, n, model="partition")),
-        "p_all_covered_independent": float(T.prob_all_covered(c, k, a, n, model="independent")),
+        "p_all_covered_independent": float(T.prob_all_covered(c, k, a, n, model="subset")),
         "p_all_covered_paper": float(T.prob_all_covered(c, k, a, n, method="paper")),
         "expected_collisions": float(T.expected_collisions(c, k, a, n)),
         "expected_collisions_paper": float(T.expected_collisions(c, k, a, n, method="paper")),

@@ -5,17 +5,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
 from fpe_common.checks import check_choice, check_int
 
 from .registry import experiment_kind
 
-__all__ = ["TheorySimulation", "run_theory", "SIM_MODELS", "LAYOUTS"]
+__all__ = ["TheorySimulation", "run_theory", "LAYOUTS"]
 
-#: the random models and literal layouts ``fpe_theory.simulate`` draws from
-SIM_MODELS = ("independent", "partition", "two_four")
+#: literal layouts ``fpe_theory.simulate`` draws from
 LAYOUTS = ("contiguous", "shuffled")
 
 
@@ -40,15 +38,16 @@ class TheorySimulation:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        import fpe_theory
+        from fpe_theory import get_model, model_names
 
-        # the size rules (alpha divides n, a child can hold a clause) are fpe_theory's: its
-        # closed forms check them (and raise ValueError naming the rule)
-        fpe_theory.prob_child_covers(self.n_clauses, self.clause_size, self.alpha)
+        check_choice("model", self.model, tuple(model_names()) + ("independent",))
         for name, minimum in (("n_clauses", 1), ("clause_size", 1), ("alpha", 2), ("n_parents", 1), ("trials", 1),
                               ("seed", 0)):
             object.__setattr__(self, name, check_int(name, getattr(self, name), minimum))
-        check_choice("model", self.model, SIM_MODELS)
+        # the size rules are the model's own (balanced models: alpha divides n and a child can
+        # hold a clause; literal: any alpha >= 2); fpe_theory raises ValueError naming the rule
+        model = get_model(self.model)
+        model.check_simulation(model.check_config(self.n_clauses, self.clause_size, self.alpha))
         check_choice("layout", self.layout, LAYOUTS)
 
     def cost(self) -> float:
@@ -64,7 +63,7 @@ class TheorySimulation:
 def run_theory(configs) -> list[pd.DataFrame]:
     """Runner of kind ``"theory-sim"``: ``fpe_theory.simulate`` per config (numba threads as
     set; results do not depend on them)."""
-    from fpe_theory import simulate
+    from fpe_theory.montecarlo import simulate, simulation_frame  # the API module (not the CLI behind the name)
 
     out = []
     for c in configs:
@@ -72,26 +71,7 @@ def run_theory(configs) -> list[pd.DataFrame]:
             raise TypeError(f"configs must be TheorySimulation instances, got {type(c).__name__}")
         res = simulate(c.n_clauses, c.clause_size, c.alpha, c.n_parents, trials=c.trials, seed=c.seed,
                        model=c.model, layout=c.layout)
-        curve = res.coverage_curve()
-        n = len(curve["n_parents"])
-        frame = pd.DataFrame({
-            "model": [c.model] * n,
-            "layout": [c.layout] * n,
-            "n_clauses": [c.n_clauses] * n,
-            "clause_size": [c.clause_size] * n,
-            "alpha": [c.alpha] * n,
-            "seed": [c.seed] * n,
-            "trials": [c.trials] * n,
-            "n_parents": curve["n_parents"].astype(np.int64),
-            "p_all_covered": curve["p"],
-            "p_all_low": curve["low"],
-            "p_all_high": curve["high"],
-        })
-        for name in ("p_clause_covered", "mean_collisions"):
-            est = getattr(res, name)
-            frame[name] = est.value
-            frame[f"{name}_low"] = est.low
-            frame[f"{name}_high"] = est.high
-        frame["sim_n_parents"] = c.n_parents
+        frame = simulation_frame(res)
+        frame["model"] = c.model  # as configured (a stored config may use an old model name)
         out.append(frame)
     return out

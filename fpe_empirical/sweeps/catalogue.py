@@ -85,6 +85,8 @@ class TheoryProfile:
     coverage_panels: tuple[tuple[int, int], ...]
     collision_clauses: tuple[int, ...]
     collision_parents: int = 64
+    #: clause counts of the model-gap runs (literal vs balanced models at the paper's sizing rule)
+    model_gap_clauses: tuple[int, ...] = (2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128)
 
 
 @dataclass(frozen=True)
@@ -142,7 +144,7 @@ TINY = Profile(
     DNFProfile(n_clauses=(3, 8), hidden=(4, 8), seeds=(0, 1),
                schedule={"pretrain_epochs": 15, "split_epochs": 15, "n_samples": 400}),
     VisionProfile(shrink=("quick", Shrink(seeds=(0, 1), n_widths=2, total_epochs=12, rewire_every=2))),
-    TheoryProfile(trials=500, coverage_panels=((8, 2),), collision_clauses=(4, 8)),
+    TheoryProfile(trials=500, coverage_panels=((8, 2),), collision_clauses=(4, 8), model_gap_clauses=(4, 8)),
     coverage_replicates=10,
 )
 

@@ -15,6 +15,7 @@ target (which axes, which strategies) is here and in the vision grid builders.
 | ``fig5`` ... ``dynamic`` | ``vision_grids`` builders (vision) | Fig. 5, 6, Tables A3-A5, rewiring |
 | ``theory_coverage`` | ``TheorySimulation`` runs, coverage vs parents | theory figure |
 | ``theory_collisions`` | ``TheorySimulation`` runs, collisions vs clauses | theory figure |
+| ``theory_model_gap`` | ``TheorySimulation`` runs at the paper's sizing rule, vs n | theory figure |
 
 Vision targets take ``dataset``: ``"digits"`` (scikit-learn's 8x8 digits as raw pixels, the
 offline stand-in) or an embedding file (``.npz`` / ``.safetensors``).
@@ -48,6 +49,10 @@ __all__ = [
     "QUICK_N_CLAUSES",
     "QUICK_HIDDEN",
     "COLLISION_PARENTS",
+    "THEORY_MODELS",
+    "MODEL_GAP_CLAUSE_SIZE",
+    "MODEL_GAP_ALPHA",
+    "MODEL_GAP_DELTA",
     "configs",
     "experiment_sets",
     "resolve_datasets",
@@ -69,7 +74,7 @@ class Target:
 
 DNF_TARGETS = ("case_study", "fig3a", "fig3b", "fig3c", "fig4")
 VISION_TARGETS = ("fig5", "fig6a", "fig6b", "fig6cd", "tableA3", "tableA4", "tableA5", "dynamic")
-THEORY_TARGETS = ("theory_coverage", "theory_collisions")
+THEORY_TARGETS = ("theory_coverage", "theory_collisions", "theory_model_gap")
 
 TARGETS: dict[str, Target] = {
     "case_study": Target("Section 3.1 case study (Figures 2, A1): 8 clauses, 8 hidden, alpha 2", "dnf"),
@@ -87,6 +92,7 @@ TARGETS: dict[str, Target] = {
     "dynamic": Target("A.7: dynamic rewiring vs one-shot random split", "vision"),
     "theory_coverage": Target("P(all clauses covered) vs n_parents: Monte Carlo of the split", "theory"),
     "theory_collisions": Target("collision ratio vs n_clauses: Monte Carlo of the split", "theory"),
+    "theory_model_gap": Target("literal vs balanced models at the paper's sizing rule, vs n: Monte Carlo", "theory"),
 }
 
 # --------------------------------------------------------------------------- DNF
@@ -166,21 +172,40 @@ def dataset_label(dataset: str) -> str:
 
 #: parents of the collision runs (the ratio does not depend on it; more parents, more events)
 COLLISION_PARENTS = get_profile("paper").theory.collision_parents
+#: the models every theory figure shows (fpe_theory.models), in drawing order
+THEORY_MODELS = ("literal", "subset", "partition")
+#: model-gap figure: clause size, alpha and delta of the paper's sizing rule
+MODEL_GAP_CLAUSE_SIZE = 4
+MODEL_GAP_ALPHA = 2
+MODEL_GAP_DELTA = 0.05
 
 
 def coverage_parents(n_clauses: int, clause_size: int, alpha: int) -> int:
     """Parents simulated for a coverage panel: 1.3x the union-bound size for 99% coverage
-    (partition model; the independent model needs at most about as many), at least 16."""
+    (the largest over the models: subset, then partition; literal needs fewer), at least 16."""
     from fpe_theory import min_parents_for_coverage
 
     need = max(
         min_parents_for_coverage(n_clauses, clause_size, alpha, 0.01, model=m, method="union_bound")
-        for m in ("partition", "independent")
+        for m in THEORY_MODELS
     )
     return max(16, int(math.ceil(1.3 * need)))
 
 
+def _valid_for(model: str, n_clauses: int, clause_size: int, alpha: int) -> bool:
+    """Whether ``model`` accepts these sizes (balanced models: alpha divides n, d >= k)."""
+    from fpe_theory import get_model
+
+    try:
+        get_model(model).check_config(n_clauses, clause_size, alpha)
+    except ValueError:
+        return False
+    return True
+
+
 def _theory_configs(target: str, profile: str) -> list:
+    from fpe_theory import min_parents_for_coverage
+
     theory = get_profile(profile).theory
     k = 4
     if target == "theory_coverage":
@@ -188,15 +213,25 @@ def _theory_configs(target: str, profile: str) -> list:
             TheorySimulation(n_clauses=c, clause_size=k, alpha=a, n_parents=coverage_parents(c, k, a), model=m,
                              trials=theory.trials, seed=0)
             for c, a in theory.coverage_panels
-            for m in ("partition", "independent")
+            for m in THEORY_MODELS
         ]
     out = []
-    for a in (2, 4):
-        for c in theory.collision_clauses:
-            if (c * k) % a or k > c * k // a:
-                continue
-            out.append(TheorySimulation(n_clauses=c, clause_size=k, alpha=a, n_parents=theory.collision_parents,
-                                        model="partition", trials=theory.trials, seed=0))
+    if target == "theory_model_gap":
+        k, a, delta = MODEL_GAP_CLAUSE_SIZE, MODEL_GAP_ALPHA, MODEL_GAP_DELTA
+        for m in THEORY_MODELS:
+            for c in theory.model_gap_clauses:
+                if _valid_for(m, c, k, a):
+                    rule = min_parents_for_coverage(c, k, a, delta, method="paper")
+                    out.append(TheorySimulation(n_clauses=c, clause_size=k, alpha=a, n_parents=rule, model=m,
+                                                trials=theory.trials, seed=0))
+        return out
+    # collisions: partition first (its configs and keys predate the other models)
+    for m in ("partition", "subset", "literal"):
+        for a in (2, 4):
+            for c in theory.collision_clauses:
+                if _valid_for(m, c, k, a):
+                    out.append(TheorySimulation(n_clauses=c, clause_size=k, alpha=a, n_parents=theory.collision_parents,
+                                                model=m, trials=theory.trials, seed=0))
     return out
 
 

@@ -135,7 +135,9 @@ def _bound_rows(model: str) -> list[dict]:
         for c in BOUND_CLAUSES:
             if not _valid(c, a):
                 continue
-            ex = np.asarray(T.prob_all_covered(c, K, a, ns, model=model), dtype=float)
+            # "independent" is now fpe_theory's deprecated alias of "subset" (stopgap until the ledger rewrite)
+            ex = np.asarray(T.prob_all_covered(c, K, a, ns, model={"independent": "subset"}.get(model, model)),
+                            dtype=float)
             pb = np.asarray(T.prob_all_covered(c, K, a, ns, method="paper"), dtype=float)
             for n, e, b in zip(ns, ex, pb):
                 rows.append({"alpha": a, "n_clauses": c, "n_parents": int(n), "exact": float(e), "paper_bound": float(b),
@@ -191,7 +193,7 @@ def sizing_rule(ctx) -> Outcome:
                     continue
                 paper = T.min_parents_for_coverage(c, K, a, d, method="paper")
                 exact = T.min_parents_for_coverage(c, K, a, d)
-                indep = T.min_parents_for_coverage(c, K, a, d, model="independent")
+                indep = T.min_parents_for_coverage(c, K, a, d, model="subset")  # formerly "independent"
                 rows.append({"delta": d, "alpha": a, "n_clauses": c, "paper": int(paper), "exact_partition": int(exact),
                              "exact_independent": int(indep), "paper_over_exact": paper / exact})
     short = [r for r in rows if r["paper"] < r["exact_partition"]]
