@@ -45,6 +45,14 @@ NOT_REPRODUCED = "not reproduced"
 NOT_RUN = "not run"
 VERDICTS = (REPRODUCED, NOT_REPRODUCED, NOT_RUN)
 
+# What a claim is, counted apart in the report: only "paper claim" rows can count as
+# reproductions; a "finding" is a result beyond the paper (the paper never claims it), a
+# "consistency check" is the toolkit checking itself (closed form = Monte Carlo, ...).
+PAPER_CLAIM = "paper claim"
+FINDING = "finding"
+CONSISTENCY = "consistency check"
+CATEGORIES = (PAPER_CLAIM, FINDING, CONSISTENCY)
+
 
 class NotRun(Exception):
     """Raised by ``evaluate`` when a claim cannot be evaluated (missing data); the message is the reason."""
@@ -70,6 +78,7 @@ class Claim:
     needs: tuple[str, ...] = ()
     data: str = "theory"
     note: str = ""
+    category: str = PAPER_CLAIM
 
 
 @dataclass
@@ -106,15 +115,20 @@ LEDGER: dict[str, Claim] = {}
 
 
 def claim(id: str, section: str, statement: str, paper_value: Any, rule: str, *, needs: tuple[str, ...] = (),
-          data: str = "theory", note: str = "") -> Callable:
-    """Decorator registering ``fn(ctx) -> Outcome`` as the evaluation of a new ``Claim``."""
+          data: str = "theory", note: str = "", category: str = PAPER_CLAIM) -> Callable:
+    """Decorator registering ``fn(ctx) -> Outcome`` as the evaluation of a new ``Claim``.
+
+    ``category``: one of ``CATEGORIES`` (default: a claim the paper makes).
+    """
+    if category not in CATEGORIES:
+        raise ValueError(f"category must be one of {list(CATEGORIES)}, got {category!r}")
     if data not in ("theory", "dnf", "vision", "embeddings", "imagenet1k"):
         raise ValueError(f"data must be theory/dnf/vision/embeddings/imagenet1k, got {data!r}")
 
     def wrap(fn: Callable) -> Callable:
         if id in LEDGER:
             raise ValueError(f"claim id {id!r} is already registered")
-        LEDGER[id] = Claim(id, section, statement, paper_value, rule, fn, tuple(needs), data, note)
+        LEDGER[id] = Claim(id, section, statement, paper_value, rule, fn, tuple(needs), data, note, category)
         return fn
 
     return wrap

@@ -62,6 +62,7 @@ def claim_dict(row: Row) -> dict[str, Any]:
     return _clean({
         "id": c.id,
         "section": c.section,
+        "category": c.category,
         "statement": c.statement,
         "paper_value": c.paper_value,
         "our_value": o.our_value,
