@@ -32,6 +32,7 @@ __all__ = [
     "STRATEGY_STYLE",
     "style",
     "seeds_text",
+    "monte_carlo_text",
     "mean_std",
     "MODEL_STYLE",
 ]
@@ -110,6 +111,11 @@ def pyplot():
         "pdf.fonttype": 42,
     })
     return plt
+
+
+def monte_carlo_text(frame: pd.DataFrame, per: str) -> str:
+    """"<trials> Monte Carlo trials per <per> (seed <seed>)" of a stored theory-sim frame."""
+    return f"{int(frame['trials'].iloc[0])} Monte Carlo trials per {per} (seed {int(frame['seed'].iloc[0])})"
 
 
 def seeds_text(seeds: Sequence[int]) -> str:
@@ -225,6 +231,18 @@ class Context:
         parts.append(f"store: {self.store_label or self.store.root}")
         parts.append(f"fpe-toolkit {_git_commit()}")
         return " | ".join(parts)
+
+    def embedding_footer(self, fig: Figure, target: str, dataset: str, seeds: Sequence[int], *,
+                         paper_data: str = "CIFAR-100 CLIP embeddings") -> str:
+        """``footer`` of an embedding table: its data set, the target's schedule, the paper's data."""
+        from fpe_empirical.profiles import dataset_label
+
+        cfg = self.configs(target, dataset)[0]
+        return self.footer(
+            fig,
+            data=f"{dataset_label(dataset)}; {cfg.pretrain_epochs} + {cfg.split_epochs} epochs; paper: {paper_data}",
+            trials=f"mean ± std over {seeds_text(seeds)}",
+        )
 
     # -- writing
     def _path(self, fig: Figure, suffix: str, ext: str) -> Path:

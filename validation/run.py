@@ -10,7 +10,6 @@ import os
 import time
 import traceback
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -164,17 +163,9 @@ def validate(
         raise ValueError(f"profile must be one of {list(_needs.PROFILES)}, got {profile!r}")
     for name, path in (("embeddings", embeddings), ("imagenet1k", imagenet1k)):
         if path is not None:
-            p = Path(path)
-            if not p.is_file():
-                raise ValueError(f"--{name} file {path!r} does not exist")
-            if p.suffix.lower() not in (".npz", ".safetensors"):
-                raise ValueError(f"--{name} must be an .npz or .safetensors embedding file, got {path!r}")
-            from fpe_empirical.embeddings import load_embeddings
+            from fpe_empirical.data.embeddings import check_embedding_file
 
-            try:  # a bad file is bad input (exit 2), found before anything trains
-                load_embeddings(p)
-            except (ValueError, TypeError) as exc:
-                raise ValueError(f"--{name} {path}: {exc}") from None
+            check_embedding_file(f"--{name}", path)
     say = log or (lambda msg: None)
     claims = get_claims(only)
     rs = ResultStore(store)
