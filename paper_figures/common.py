@@ -187,17 +187,13 @@ class Context:
 
     def frame(self, target: str, dataset: str | None = None) -> pd.DataFrame:
         """Stored rows of exactly ``target``'s configs (``MissingResults`` if any is absent)."""
-        from fpe_empirical.config import config_key
+        from fpe_empirical.results.keys import rows_of
 
         cfgs = self.configs(target, dataset)
-        keys = {config_key(c) for c in cfgs}
-        kind = type(cfgs[0]).kind
-        table = self._table(kind)
-        got = table[table["key"].isin(keys)] if len(table) else table
-        have = got["key"].nunique() if len(got) else 0
-        if have < len(keys):
+        got, missing, n_keys = rows_of(self._table(type(cfgs[0]).kind), cfgs)
+        if missing:
             raise MissingResults(
-                f"{len(keys) - have} of {len(keys)} results of {target} ({self.profile} profile) are missing from "
+                f"{missing} of {n_keys} results of {target} ({self.profile} profile) are missing from "
                 f"{self.store.root}: run `python -m paper_figures --profile {self.profile} --store {self.store_label or self.store.root}`"
             )
         return got.reset_index(drop=True)

@@ -62,18 +62,14 @@ class Context:
 
     def frame(self, requirement: str, dataset: str | None = None) -> pd.DataFrame:
         """Stored rows of exactly the requirement's configs (NotRun when some are missing)."""
-        from fpe_empirical.config import config_key
+        from fpe_empirical.results.keys import rows_of
 
         cfgs = self.configs(requirement, dataset)
         if not cfgs:
             raise NotRun(f"requirement {requirement} has no configs in profile {self.profile}")
-        keys = {config_key(c) for c in cfgs}
-        kind = type(cfgs[0]).kind
-        table = self._table(kind)
-        got = table[table["key"].isin(keys)] if len(table) else table
-        n_have = got["key"].nunique() if len(got) else 0
-        if n_have < len(keys):
-            raise NotRun(f"{len(keys) - n_have} of {len(keys)} results of {requirement} are missing from the store "
+        got, missing, n_keys = rows_of(self._table(type(cfgs[0]).kind), cfgs)
+        if missing:
+            raise NotRun(f"{missing} of {n_keys} results of {requirement} are missing from the store "
                          f"{self.store.root} (run without --no-run)")
         return got.reset_index(drop=True)
 
