@@ -47,11 +47,11 @@ def _parser() -> OneLineArgumentParser:
 def _main(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # 2-thread torch on a shared box (PERFORMANCE.md)
-    from .ledger import get_claims
+    from .ledger import NOT_REPRODUCED, get_claims, summary_line, verdict_label
 
     if args.list:
         for c in get_claims(args.only):
-            print(f"{c.id:55s} {c.section:12s} {c.data}")
+            print(f"{c.id:55s} {c.category:17s} {c.section:12s} {c.data}")
         return 0
     from .report import write_report
     from .run import validate
@@ -68,12 +68,11 @@ def _main(argv: Sequence[str] | None) -> int:
         print(f"{PROG}: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 1
     md, js = write_report(report, out)
-    c = report.counts
-    print(f"{c.get('reproduced', 0)} reproduced, {c.get('not reproduced', 0)} not reproduced, "
-          f"{c.get('not run', 0)} not run; wrote {md} and {js}")
+    print(f"{summary_line(report.counts)}; wrote {md} and {js}")
     for r in report.rows:
-        if r.outcome.verdict == "not reproduced":
-            print(f"  not reproduced: {r.claim.id}: {r.outcome.our_value}")
+        if r.outcome.verdict == NOT_REPRODUCED:
+            print(f"  {verdict_label(r.claim.category, r.outcome.verdict)} ({r.claim.category}): "
+                  f"{r.claim.id}: {r.outcome.our_value}")
     return 1 if report.errors else 0
 
 

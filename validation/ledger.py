@@ -21,6 +21,14 @@ from .stats import CI
 
 __all__ = [
     "VERDICTS",
+    "CATEGORIES",
+    "PAPER_CLAIM",
+    "FINDING",
+    "CONSISTENCY",
+    "VERDICT_LABELS",
+    "verdict_label",
+    "count_by_category",
+    "summary_line",
     "REPRODUCED",
     "NOT_REPRODUCED",
     "NOT_RUN",
@@ -52,6 +60,43 @@ PAPER_CLAIM = "paper claim"
 FINDING = "finding"
 CONSISTENCY = "consistency check"
 CATEGORIES = (PAPER_CLAIM, FINDING, CONSISTENCY)
+
+#: how each category names the three verdicts in counts and tables: only a paper claim can be
+#: "reproduced"; a finding is "confirmed" (our statement beyond the paper holds by its rule), a
+#: consistency check "passed" (the toolkit agrees with itself)
+VERDICT_LABELS = {
+    PAPER_CLAIM: {REPRODUCED: "reproduced", NOT_REPRODUCED: "not reproduced", NOT_RUN: "not run"},
+    FINDING: {REPRODUCED: "confirmed", NOT_REPRODUCED: "not confirmed", NOT_RUN: "not run"},
+    CONSISTENCY: {REPRODUCED: "passed", NOT_REPRODUCED: "failed", NOT_RUN: "not run"},
+}
+
+
+def verdict_label(category: str, verdict: str) -> str:
+    """The word the report uses for ``verdict`` in ``category`` (``VERDICT_LABELS``)."""
+    if category not in VERDICT_LABELS:
+        raise ValueError(f"category must be one of {list(CATEGORIES)}, got {category!r}")
+    if verdict not in VERDICTS:
+        raise ValueError(f"verdict must be one of {list(VERDICTS)}, got {verdict!r}")
+    return VERDICT_LABELS[category][verdict]
+
+
+def count_by_category(pairs) -> dict[str, dict[str, int]]:
+    """``{category: {label: n}}`` over ``(category, verdict)`` pairs, every label present (0 when
+    none), categories in ``CATEGORIES`` order; the labels are ``VERDICT_LABELS``' (so a finding
+    or a consistency check is never counted as a reproduction)."""
+    out = {c: {lab: 0 for lab in VERDICT_LABELS[c].values()} for c in CATEGORIES}
+    for cat, verdict in pairs:
+        out[cat][verdict_label(cat, verdict)] += 1
+    return out
+
+
+def summary_line(counts: dict[str, dict[str, int]]) -> str:
+    """One line of counts, apart by category (the CLI's and the README's)."""
+    p, f, k = counts[PAPER_CLAIM], counts[FINDING], counts[CONSISTENCY]
+    return (f"paper claims: {p['reproduced']} reproduced, {p['not reproduced']} not reproduced, "
+            f"{p['not run']} not run; findings: {f['confirmed']} confirmed, {f['not confirmed']} not confirmed, "
+            f"{f['not run']} not run; consistency checks: {k['passed']} passed, {k['failed']} failed, "
+            f"{k['not run']} not run")
 
 
 class NotRun(Exception):

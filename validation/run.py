@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from . import needs as _needs
-from .ledger import NOT_RUN, Claim, NotRun, Outcome, get_claims
+from .ledger import NOT_RUN, Claim, NotRun, Outcome, count_by_category, get_claims
 
 __all__ = ["Context", "Row", "Report", "validate", "DATASETS", "claim_command"]
 
@@ -92,11 +92,11 @@ class Report:
     provenance: dict[str, Any]
 
     @property
-    def counts(self) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for r in self.rows:
-            out[r.outcome.verdict] = out.get(r.outcome.verdict, 0) + 1
-        return out
+    def counts(self) -> dict[str, dict[str, int]]:
+        """``{category: {label: n}}`` (``ledger.count_by_category``): paper claims reproduced / not
+        reproduced / not run, findings confirmed / not confirmed / not run, consistency checks
+        passed / failed / not run, counted apart."""
+        return count_by_category((r.claim.category, r.outcome.verdict) for r in self.rows)
 
     @property
     def errors(self) -> list[Row]:
