@@ -33,6 +33,10 @@ def _parser() -> OneLineArgumentParser:
     p.add_argument("--embeddings", default=None, metavar="PATH",
                    help="CLIP embeddings of CIFAR-100 (.npz/.safetensors): runs the claims that need real data")
     p.add_argument("--imagenet1k", default=None, metavar="PATH", help="CLIP embeddings of ImageNet-1k (Table A4)")
+    p.add_argument("--fashionmnist", default=None, metavar="PATH",
+                   help="FashionMNIST as raw flattened pixels (.npz/.safetensors): the Figure 5 rows on FashionMNIST")
+    p.add_argument("--imagenet100", default=None, metavar="PATH",
+                   help="CLIP embeddings of ImageNet-100 (.npz/.safetensors): the Figure 5 rows on ImageNet-100")
     p.add_argument("--only", nargs="+", default=None, metavar="ID",
                    help="evaluate only these claim ids (a trailing * matches a prefix)")
     p.add_argument("--no-run", action="store_true",
@@ -62,7 +66,8 @@ def _main(argv: Sequence[str] | None) -> int:
     log = None if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
     try:
         report = validate(profile=args.profile, store=args.store, embeddings=args.embeddings,
-                          imagenet1k=args.imagenet1k, only=args.only, run_missing=not args.no_run,
+                          imagenet1k=args.imagenet1k, fashionmnist=args.fashionmnist, imagenet100=args.imagenet100,
+                          only=args.only, run_missing=not args.no_run,
                           progress=args.progress, log=log)
     except RuntimeError as exc:  # an experiment run failed (recorded in the store's .failures/)
         print(f"{PROG}: error: {' '.join(str(exc).split())}", file=sys.stderr)

@@ -41,6 +41,7 @@ __all__ = [
     "greater",
     "less",
     "within",
+    "matches_gain",
     "equivalent",
     "correlated",
     "fraction_at_least",
@@ -97,6 +98,10 @@ def summary_line(counts: dict[str, dict[str, int]]) -> str:
             f"{p['not run']} not run; findings: {f['confirmed']} confirmed, {f['not confirmed']} not confirmed, "
             f"{f['not run']} not run; consistency checks: {k['passed']} passed, {k['failed']} failed, "
             f"{k['not run']} not run")
+
+
+#: what a claim's numbers come from (``Claim.data``); the last four need a data file on the command line
+DATA_KINDS = ("theory", "dnf", "vision", "embeddings", "imagenet1k", "fashionmnist", "imagenet100")
 
 
 class NotRun(Exception):
@@ -167,8 +172,8 @@ def claim(id: str, section: str, statement: str, paper_value: Any, rule: str, *,
     """
     if category not in CATEGORIES:
         raise ValueError(f"category must be one of {list(CATEGORIES)}, got {category!r}")
-    if data not in ("theory", "dnf", "vision", "embeddings", "imagenet1k"):
-        raise ValueError(f"data must be theory/dnf/vision/embeddings/imagenet1k, got {data!r}")
+    if data not in DATA_KINDS:
+        raise ValueError(f"data must be one of {'/'.join(DATA_KINDS)}, got {data!r}")
 
     def wrap(fn: Callable) -> Callable:
         if id in LEDGER:
@@ -230,6 +235,19 @@ def within(value: float, target: float, tol: float, *, what: str = "value") -> O
     reason = f"|{what} - paper| = {abs(gap):.4g} {'<=' if ok else '>'} {tol:g}"
     return Outcome(_v(ok), decision={"value": value, "paper": target, "gap": gap, "tolerance": tol,
                                      "rule": "|value - paper| <= tolerance"}, reason=reason)
+
+
+def matches_gain(ci: CI, paper: float, tol: float, *, what: str = "gain") -> Outcome:
+    """Reproduced iff the gain exists (the interval's lower end exceeds 0) and its estimate is within
+    ``tol`` of the paper's (``|value - paper| <= tol``). With ``tol < paper`` a zero gain never
+    passes: the tolerance is smaller than the effect."""
+    gap = ci.value - paper
+    exists, close = ci.low > 0, bool(abs(gap) <= tol)
+    ok = exists and close
+    reason = (f"{what} CI lower end {ci.low:.4g} {'>' if exists else '<='} 0; |{what} - paper| = {abs(gap):.4g} "
+              f"{'<=' if close else '>'} {tol:g}")
+    return Outcome(_v(ok), decision={"ci": ci.as_dict(), "paper": paper, "tolerance": tol,
+                                     "rule": "low > 0 and |value - paper| <= tolerance"}, reason=reason)
 
 
 def equivalent(ci: CI, margin: float, *, what: str = "difference") -> Outcome:

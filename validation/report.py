@@ -30,6 +30,8 @@ DATA_LABELS = {
     "vision": "vision",
     "embeddings": "CIFAR-100 CLIP embeddings",
     "imagenet1k": "ImageNet-1k CLIP embeddings",
+    "fashionmnist": "FashionMNIST (raw pixels)",
+    "imagenet100": "ImageNet-100 CLIP embeddings",
 }
 
 
@@ -60,7 +62,8 @@ def _data_label(row: Row) -> str:
     if "@" in c.id:
         ds = c.id.rsplit("@", 1)[1]
         return {"digits": "digits (offline stand-in)", "clip": "CIFAR-100 CLIP embeddings",
-                "imagenet1k": "ImageNet-1k CLIP embeddings"}.get(ds, ds)
+                "imagenet1k": "ImageNet-1k CLIP embeddings", "fashionmnist": "FashionMNIST (raw pixels)",
+                "imagenet100": "ImageNet-100 CLIP embeddings"}.get(ds, ds)
     return row.outcome.data_label or DATA_LABELS.get(c.data, c.data)
 
 

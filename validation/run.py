@@ -20,7 +20,15 @@ from .ledger import NOT_RUN, Claim, NotRun, Outcome, count_by_category, get_clai
 __all__ = ["Context", "Row", "Report", "validate", "DATASETS", "claim_command"]
 
 #: claim.data -> the dataset its configs are built on ("digits" offline; files otherwise)
-DATASETS = {"vision": "digits", "embeddings": "clip", "imagenet1k": "imagenet1k"}
+DATASETS = {"vision": "digits", "embeddings": "clip", "imagenet1k": "imagenet1k", "fashionmnist": "fashionmnist",
+            "imagenet100": "imagenet100"}
+#: data set of a claim id's ``@suffix`` -> (Context attribute / CLI option, what the file holds)
+DATA_FILES = {
+    "clip": ("embeddings", "CLIP embeddings of CIFAR-100"),
+    "imagenet1k": ("imagenet1k", "CLIP embeddings of ImageNet-1k"),
+    "fashionmnist": ("fashionmnist", "FashionMNIST as raw flattened pixels"),
+    "imagenet100": ("imagenet100", "CLIP embeddings of ImageNet-100"),
+}
 DEFAULT_STORE = "results/store"
 
 
@@ -33,23 +41,22 @@ class Context:
     embeddings: str | None = None
     imagenet1k: str | None = None
     numba_threads: int | None = None
+    fashionmnist: str | None = None
+    imagenet100: str | None = None
     _tables: dict = field(default_factory=dict)
 
     def dataset(self, which: str) -> str:
-        """``"digits"``, or the embedding file for ``"clip"`` / ``"imagenet1k"`` (NotRun if absent)."""
+        """``"digits"``, or the data file of ``"clip"`` / ``"imagenet1k"`` / ``"fashionmnist"`` /
+        ``"imagenet100"`` (NotRun if it was not given)."""
         if which == "digits":
             return "digits"
-        if which == "clip":
-            if not self.embeddings:
-                raise NotRun("needs CLIP embeddings of CIFAR-100: pass --embeddings PATH "
-                             "(make one with `python -m fpe_empirical.embed`)")
-            return self.embeddings
-        if which == "imagenet1k":
-            if not self.imagenet1k:
-                raise NotRun("needs CLIP embeddings of ImageNet-1k: pass --imagenet1k PATH "
-                             "(make one with `python -m fpe_empirical.embed`)")
-            return self.imagenet1k
-        raise ValueError(f"dataset must be digits, clip or imagenet1k, got {which!r}")
+        if which not in DATA_FILES:
+            raise ValueError(f"dataset must be one of {['digits', *DATA_FILES]}, got {which!r}")
+        attr, what = DATA_FILES[which]
+        path = getattr(self, attr)
+        if not path:
+            raise NotRun(f"needs {what}: pass --{attr} PATH (make one with `python -m fpe_empirical.embed`)")
+        return path
 
     def configs(self, requirement: str, dataset: str | None = None) -> list:
         ds = None if dataset is None else self.dataset(dataset)
@@ -112,6 +119,9 @@ def claim_command(claim: Claim, ctx: Context, store_arg: str | None = None) -> s
         parts.append(f"--embeddings {ctx.embeddings or 'PATH'}")
     if claim.data == "imagenet1k" or claim.id.endswith("@imagenet1k"):
         parts.append(f"--imagenet1k {ctx.imagenet1k or 'PATH'}")
+    for ds in ("fashionmnist", "imagenet100"):
+        if claim.data == ds or claim.id.endswith("@" + ds):
+            parts.append(f"--{ds} {getattr(ctx, ds) or 'PATH'}")
     return " ".join(parts)
 
 
@@ -151,13 +161,16 @@ def validate(
     progress: bool | None = None,
     numba_threads: int | None = None,
     log=None,
+    fashionmnist: str | None = None,
+    imagenet100: str | None = None,
 ) -> Report:
     """Evaluate the selected claims (all by default); train what they need unless ``run_missing=False``."""
     from fpe_empirical.store import ResultStore, provenance
 
     if profile not in _needs.ALL_PROFILES:  # "tiny": tests of the pipeline only (not on the CLI)
         raise ValueError(f"profile must be one of {list(_needs.PROFILES)}, got {profile!r}")
-    for name, path in (("embeddings", embeddings), ("imagenet1k", imagenet1k)):
+    for name, path in (("embeddings", embeddings), ("imagenet1k", imagenet1k), ("fashionmnist", fashionmnist),
+                       ("imagenet100", imagenet100)):
         if path is not None:
             from fpe_empirical.data.embeddings import check_embedding_file
 
@@ -165,7 +178,7 @@ def validate(
     say = log or (lambda msg: None)
     claims = get_claims(only)
     rs = ResultStore(store)
-    ctx = Context(profile, rs, embeddings, imagenet1k, numba_threads)
+    ctx = Context(profile, rs, embeddings, imagenet1k, numba_threads, fashionmnist, imagenet100)
     t0 = time.perf_counter()
     cfgs, blocked = needed_configs(claims, ctx)
     n_before = len(rs)
@@ -206,6 +219,8 @@ def validate(
         total_seconds=round(time.perf_counter() - t0, 2),
         embeddings=_file_info(embeddings),
         imagenet1k=_file_info(imagenet1k),
+        fashionmnist=_file_info(fashionmnist),
+        imagenet100=_file_info(imagenet100),
         configs_from="fpe_empirical.profiles",
     )
     return Report(profile, rows, prov)

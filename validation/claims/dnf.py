@@ -14,8 +14,22 @@ import math
 import numpy as np
 import pandas as pd
 
-from ..ledger import NOT_RUN, NotRun, Outcome, all_of, claim, correlated, fraction_at_least, greater, less, within
-from ..stats import mean_ci, paired_diff, pearson_ci, per_unit_slopes, slope_ci, spearman_ci
+from ..ledger import (
+    CONSISTENCY,
+    FINDING,
+    NOT_RUN,
+    NotRun,
+    Outcome,
+    all_of,
+    claim,
+    correlated,
+    equivalent,
+    fraction_at_least,
+    greater,
+    less,
+    within,
+)
+from ..stats import cluster_bootstrap_corr, mean_ci, paired_diff, per_unit_slopes, slope_ci, spearman_ci
 
 PAPER_CASE = {"dense": 0.787, "clause": 0.994, "random": 0.887}
 #: tolerance of the absolute case-study rows (percentage points), fixed in advance
@@ -253,43 +267,106 @@ def cosine_down(ctx) -> Outcome:
 
 
 def _regression(ctx, x: str, sign: int) -> Outcome:
+    """Correlation of RI with ``x`` over per-(configuration, strategy) means (seeds averaged first),
+    with a bootstrap that resamples whole configurations (its clause and random points share data
+    and pre-training): seeds of one configuration are not independent units."""
     g = _interference(ctx)
-    g = g[g["from"].isin(("fig3a", "both"))]  # varying neurons at 8 clauses (Figure 4c)
-    r = pearson_ci(g[x], g["relative_improvement"])
-    sl = slope_ci(g[x], g["relative_improvement"])
-    out = correlated(r, sign, what=f"Pearson r (RI vs {x})")
-    return out.with_(our_value=f"r = {r.value:.3f}, slope = {sl.value:.3f} RI per unit {x}",
-                     spread=f"r {r.fmt(1, 3)} (Fisher z), slope {sl.fmt(1, 3)} (OLS t); n = {r.n} runs "
-                            f"(clause and random, all seeds)",
+    m = g.groupby(["n_clauses", "hidden", "strategy"])[[x, "relative_improvement"]].mean().reset_index()
+    m["config"] = m["n_clauses"].astype(str) + "x" + m["hidden"].astype(str)
+    if m["config"].nunique() < 3:
+        raise NotRun("needs >= 3 configurations of Figures 3a/3b")
+    r = cluster_bootstrap_corr(m[x], m["relative_improvement"], m["config"], method="pearson")
+    sl = slope_ci(m[x], m["relative_improvement"])
+    out = correlated(r, sign, what=f"Pearson r (RI vs {x}, configuration means)")
+    return out.with_(our_value=f"r = {r.value:.3f}, slope = {sl.value:.3f} RI per unit {x} (configuration means)",
+                     spread=f"r {r.fmt(1, 3)} (bootstrap over {r.n} configurations x 2 strategies); slope "
+                            f"{sl.fmt(1, 3)} (OLS t, descriptive)",
                      decision={**out.decision, "slope": sl.as_dict()},
-                     details={"points": g[["hidden", "seed", "strategy", x, "relative_improvement"]].round(4).to_dict("records")})
+                     details={"points": m[["n_clauses", "hidden", "strategy", x, "relative_improvement"]].round(4)
+                              .to_dict("records")})
+
+
+_CORR_RULE = ("over the Figure 3a and 3b configurations (varying neurons at 8 clauses, varying clauses at 8 "
+              "neurons; one point per configuration and FPE strategy, each the mean over seeds) has a 95% "
+              "bootstrap interval (resampling configurations, 10,000 resamples, seed 0) ")
 
 
 @claim("interference.ri-vs-capacity", "3.2 (Fig. 4c)",
-       "Relative improvement correlates positively with the feature-capacity fold change (varying neurons, "
-       "8 clauses).",
+       "Relative improvement correlates positively with the feature-capacity fold change.",
        "strong positive correlation (r not given in the extracted text)",
-       "Reproduced iff Pearson r between relative improvement and FC fold change over all FPE runs of Figure 3a "
-       "(clause and random, every seed) has a 95% Fisher-z interval above 0; slope reported with its t interval.",
+       "Reproduced iff Pearson r between relative improvement and the FC fold change " + _CORR_RULE +
+       "above 0; the OLS slope is reported beside it.",
        needs=("dnf.fig3a", "dnf.fig3b"), data="dnf")
 def ri_vs_capacity(ctx) -> Outcome:
     return _regression(ctx, "fc_fold", +1)
 
 
 @claim("interference.ri-vs-cosine", "3.2 (Fig. 4c)",
-       "Relative improvement correlates negatively with the change in mean cosine similarity (varying neurons, "
-       "8 clauses).",
+       "Relative improvement correlates negatively with the change in mean cosine similarity.",
        "strong negative correlation (r not given in the extracted text)",
-       "Reproduced iff Pearson r between relative improvement and the cosine change cos_FPE - cos_dense over all "
-       "FPE runs of Figure 3a has a 95% Fisher-z interval below 0; slope reported with its t interval. (The "
-       "difference, not the paper's fold change: the dense mean cosine is near 0 and often negative, where a "
-       "ratio is meaningless.)",
+       "Reproduced iff Pearson r between relative improvement and the cosine change cos_FPE - cos_dense " + _CORR_RULE +
+       "below 0; the OLS slope is reported beside it. (The difference, not the paper's fold change: the dense "
+       "mean cosine is near 0 and often negative, where a ratio is meaningless.)",
        needs=("dnf.fig3a", "dnf.fig3b"), data="dnf")
 def ri_vs_cosine(ctx) -> Outcome:
     out = _regression(ctx, "cos_diff", -1)
     g = _interference(ctx)
     out.details["dense_cosine_negative"] = f"{int((g['cos_dense'] < 0).sum())}/{len(g)} runs"
     return out
+
+
+@claim("interference.random-like-clause", "3.2 (Fig. 4)",
+       "Across both interference metrics (feature capacity, mean cosine similarity), random splitting performs "
+       "similarly to clause splitting.",
+       "random ~ clause split on FC and cosine (Fig. 4)",
+       "Equivalence over configurations (Figure 3a and 3b, each the mean over seeds of the paired per-seed "
+       "difference): reproduced iff the 95% t interval of log(FC_random / FC_clause) lies inside +-m_FC and that "
+       "of cos_random - cos_clause inside +-m_cos, where each margin is half the mean FPE effect on that metric "
+       "(|mean log(FC_FPE / FC_dense)| / 2, |mean (cos_FPE - cos_dense)| / 2, both splits): random and clause "
+       "differ by less than half of what either does to the dense model.",
+       needs=("dnf.fig3a", "dnf.fig3b"), data="dnf")
+def random_like_clause(ctx) -> Outcome:
+    g = _interference(ctx).assign(log_fc=lambda d: np.log(d["feature_capacity"]), log_fc_fold=lambda d: np.log(d["fc_fold"]))
+    idx = ["n_clauses", "hidden", "seed"]
+    parts, text, rows = {}, [], []
+    for metric, eff_col, label in (("log_fc", "log_fc_fold", "log FC"), ("mean_cosine", "cos_diff", "cosine")):
+        w = g.pivot_table(index=idx, columns="strategy", values=metric, aggfunc="first")
+        per = (w["random"] - w["clause"]).groupby(level=["n_clauses", "hidden"]).mean()
+        effect = float(g.groupby(["n_clauses", "hidden"])[eff_col].mean().mean())
+        margin = abs(effect) / 2
+        ci = mean_ci(per.to_numpy())
+        parts[label] = equivalent(ci, margin, what=f"random - clause ({label})")
+        text.append(f"{label}: random - clause {ci.fmt(1, 3)} vs margin +-{margin:.3f} (FPE effect {effect:+.3f})")
+        rows += [{"metric": label, "n_clauses": int(c), "hidden": int(h), "random_minus_clause": float(v)}
+                 for (c, h), v in per.items()]
+    return all_of(parts).with_(our_value="; ".join(text),
+                               spread=f"95% t intervals over {g.groupby(['n_clauses', 'hidden']).ngroups} configurations",
+                               details={"per_config": rows})
+
+
+@claim("interference.capacity-gains-few-neurons", "3.2 (Fig. 3a, 4a)",
+       "The feature-capacity gain of FPE is largest with few neurons (more superposition), shrinking as neurons "
+       "are added (8 clauses).",
+       "capacity gains largest at few neurons",
+       "Reproduced iff, for clause and for random split, the per-seed least-squares slope of log(FC_FPE / "
+       "FC_dense) on log2(hidden) over the Figure 3a widths has a 95% t interval (over seeds) below 0.",
+       needs=("dnf.fig3a", "dnf.fig3b"), data="dnf")
+def capacity_few_neurons(ctx) -> Outcome:
+    g = _interference(ctx)
+    g = g[g["from"].isin(("fig3a", "both"))].assign(lw=lambda d: np.log2(d["hidden"]), lf=lambda d: np.log(d["fc_fold"]))
+    parts, text = {}, []
+    for s in FPE:
+        slopes = per_unit_slopes(g[g.strategy == s], "seed", "lw", "lf")
+        if slopes.size < 2:
+            raise NotRun("fewer than 2 seeds with >= 2 hidden widths")
+        ci = mean_ci(slopes)
+        parts[s] = less(ci, what=f"{s} slope of log FC fold")
+        text.append(f"{s} {ci.fmt(1, 3)} log-fold per doubling")
+    fold = g.groupby(["hidden", "strategy"])["fc_fold"].mean().unstack("strategy")
+    return all_of(parts).with_(
+        our_value="FC fold by width: " + "; ".join(f"h{int(h)} " + ", ".join(f"{s} x{r[s]:.2f}" for s in FPE)
+                                                 for h, r in fold.iterrows()),
+        spread="; ".join(text) + " (95% CI over seeds)")
 
 
 # --------------------------------------------------------------------------- theory vs trained networks
@@ -312,7 +389,7 @@ _COV_COLS = ["n_clauses", "hidden", "replicates", "seeds", "covered_fraction_mea
              "collisions_mean", "collisions_theory", "collisions_agrees", "pruned_w1_mean"]
 
 
-@claim("networks.partition-before-pruning", "A.5 vs networks",
+@claim("networks.partition-before-pruning", "A.5 vs networks (toolkit check)",
        "The random split as built (hidden layer 1 of trained DNF networks, before re-sparsification) follows "
        "the partition model: measured clause coverage, P(all covered) and collisions equal the closed forms.",
        "(closed forms; the paper's analysis assumes this)",
@@ -321,7 +398,7 @@ _COV_COLS = ["n_clauses", "hidden", "replicates", "seeds", "covered_fraction_mea
        f"follow fpe_theory's Monte Carlo rules: Clopper-Pearson for P(all covered); for the covered fraction "
        f"Student t with >= 100 events, else exact Clopper-Pearson on the rotating-clause indicator; for "
        f"collisions Student t with >= 100 events, else the exact Poisson (Garwood) interval.",
-       needs=("dnf.coverage",), data="dnf")
+       needs=("dnf.coverage",), data="dnf", category=CONSISTENCY)
 def partition_pre(ctx) -> Outcome:
     t, groups = _coverage_rows(ctx, "pre_prune")
     return _agreement(t, groups)
@@ -344,7 +421,7 @@ def _agreement(t: pd.DataFrame, groups: int) -> Outcome:
         details={"table": t[[c for c in _COV_COLS if c in t]].round(5).to_dict("records")})
 
 
-@claim("networks.after-pruning", "A.5 vs networks",
+@claim("networks.after-pruning", "A.5 vs networks (beyond the paper)",
        "The A.5 closed forms (which ignore re-sparsification) still describe the networks as actually built, "
        "after the smallest-magnitude weights of W1' and W2' are pruned back to the dense non-zero count.",
        "(implicit in 2.5 / A.5: the analysis is applied to the trained FPE networks)",
@@ -353,7 +430,7 @@ def _agreement(t: pd.DataFrame, groups: int) -> Outcome:
        f"networks.partition-before-pruning, with the conservative bracket instead of the rotating clause: "
        f"after pruning clauses are not exchangeable); the drift (measured - closed form) is the finding "
        f"either way.",
-       needs=("dnf.coverage",), data="dnf")
+       needs=("dnf.coverage",), data="dnf", category=FINDING)
 def after_pruning(ctx) -> Outcome:
     t, groups = _coverage_rows(ctx, "post_prune")
     out = _agreement(t, groups)
@@ -411,14 +488,22 @@ def _benefit_table(ctx) -> pd.DataFrame:
         th = theory_values(c, k, a, h)
         rows.append({"n_clauses": c, "hidden": h, "polysemantic_load": c / h,
                      "dense_collisions": th["dense_collisions"], "fpe_collisions": th["expected_collisions"],
-                     "collision_reduction": th["dense_collisions"] - th["expected_collisions"],
+                     "log_collision_reduction": _log_reduction(th["dense_collisions"], th["expected_collisions"]),
                      "p_clause_covered": th["p_clause_covered"],
                      "ri_random": float(r["random"]), "ri_clause": float(r["clause"])})
     return pd.DataFrame(rows)
 
 
+def _log_reduction(dense: float, fpe: float) -> float:
+    """log(E_dense / E_FPE); infinite where the split cannot collide (2k > n / alpha)."""
+    return math.inf if fpe <= 0 else math.log(dense / fpe)
+
+
 def _benefit(ctx, x: str) -> Outcome:
     t = _benefit_table(ctx)
+    if np.isinf(t[x]).any():  # no collision possible: the largest reduction; only ranks enter Spearman's rho
+        finite = t.loc[np.isfinite(t[x]), x]
+        t[x] = t[x].replace(np.inf, (finite.max() if len(finite) else 0.0) + 1.0)
     rho = spearman_ci(t[x], t["ri_random"])
     rho_c = spearman_ci(t[x], t["ri_clause"])
     out = correlated(rho, +1, what=f"Spearman rho ({x} vs random-split RI)")
@@ -430,14 +515,17 @@ def _benefit(ctx, x: str) -> Outcome:
 
 @claim("networks.benefit-vs-collision-reduction", "3.2 / A.5 vs networks",
        "The benefit of FPE grows with interference: across the DNF grid, configurations where the random split "
-       "removes more expected collisions (E_dense - E_FPE, exact closed form) gain more.",
+       "removes a larger share of the expected collisions (log(E_dense / E_FPE), exact closed forms of the "
+       "balanced split) gain more.",
        "\"the benefits of FPE grow with increasing interference\"",
-       "Reproduced iff Spearman rho between the predicted collision reduction and the mean relative improvement "
-       "of the random split (one point per configuration of the clauses x neurons grid) has a 95% bootstrap "
-       "interval above 0.",
+       "Reproduced iff Spearman rho between log(E_dense / E_FPE) and the mean relative improvement of the random "
+       "split (one point per configuration of the clauses x neurons grid, each the mean over seeds) has a 95% "
+       "bootstrap interval (resampling configurations) above 0. A relative measure: E_dense - E_FPE grows with "
+       "N C(C,2) whatever the split does. Where no collision is possible (2k > n/alpha) the reduction is "
+       "complete and ranks above every other.",
        needs=("dnf.fig3c",), data="dnf")
 def benefit_vs_collisions(ctx) -> Outcome:
-    return _benefit(ctx, "collision_reduction")
+    return _benefit(ctx, "log_collision_reduction")
 
 
 @claim("networks.benefit-vs-polysemantic-load", "3.2 / abstract",
@@ -449,3 +537,93 @@ def benefit_vs_collisions(ctx) -> Outcome:
        needs=("dnf.fig3c",), data="dnf")
 def benefit_vs_load(ctx) -> Outcome:
     return _benefit(ctx, "polysemantic_load")
+
+
+# --------------------------------------------------------------------------- claims the ledger lacked
+
+
+#: Figure 3c: the widths whose gains the paper says plateau ("models with 8, 12, and 16 neurons")
+PLATEAU_WIDTHS = (8, 12, 16)
+
+
+@claim("sweep.fig3c-plateau", "3.2 (Fig. 3c)",
+       "In the clauses x neurons grid, the gains of FPE plateau at high clause counts for models with 8, 12 and "
+       "16 neurons.",
+       "plateau in RI for 8, 12, 16 neurons (Fig. 3c)",
+       "Reproduced iff, for clause and for random split, the per-seed change of slope of relative improvement on "
+       "the clause count (slope over clause counts >= 15 minus slope over clause counts <= 16), averaged over "
+       "the grid's widths among 8, 12, 16, has a 95% t interval (over seeds) below 0.",
+       needs=("dnf.fig3c",), data="dnf")
+def fig3c_plateau(ctx) -> Outcome:
+    f = ctx.frame("dnf.fig3c")
+    widths = [h for h in PLATEAU_WIDTHS if h in set(f["hidden"])]
+    if not widths:
+        raise NotRun(f"the Figure 3c grid has none of the widths {PLATEAU_WIDTHS}")
+    parts, text, rows = {}, [], []
+    for s in FPE:
+        changes = []
+        for h in widths:
+            g = f[(f.strategy == s) & (f.hidden == h)]
+            lo = per_unit_slopes(g[g.n_clauses <= 16], "seed", "n_clauses", "relative_improvement")
+            hi = per_unit_slopes(g[g.n_clauses >= 15], "seed", "n_clauses", "relative_improvement")
+            if lo.size < 2 or lo.size != hi.size:
+                raise NotRun("needs >= 2 seeds with clause counts on both sides of 16")
+            changes.append(hi - lo)
+            rows.append({"strategy": s, "hidden": h, "slope_below_16": float(lo.mean()), "slope_above_15": float(hi.mean())})
+        ci = mean_ci(np.mean(changes, axis=0))
+        parts[s] = less(ci, what=f"{s} slope change")
+        text.append(f"{s} {ci.fmt(100, 2)} pts/clause")
+    return all_of(parts).with_(
+        our_value=f"change of slope (above - below 16 clauses), widths {widths}: " + "; ".join(text),
+        spread="95% t intervals over seeds", details={"slopes": rows, "relative_improvement": _ri_table(f, "n_clauses")})
+
+
+def _block_share(model, clauses) -> float:
+    """Share of the off-diagonal |W1^T W1| mass (over the clause literals) inside clause blocks."""
+    from fpe_empirical.metrics import gram_matrix
+
+    lits = [int(i) for c in clauses for i in c]
+    G = np.abs(gram_matrix(model)[np.ix_(lits, lits)])
+    block = np.zeros_like(G, dtype=bool)
+    pos = 0
+    for c in clauses:
+        block[pos:pos + len(c), pos:pos + len(c)] = True
+        pos += len(c)
+    off = ~np.eye(len(lits), dtype=bool)
+    return float(G[block & off].sum() / G[off].sum())
+
+
+@claim("case-study.block-diagonality", "3.1 (Fig. 2, A1)",
+       "After the clause split the first-layer Gram matrix W1^T W1 is more strongly block-diagonal (clause "
+       "blocks) than the dense model's; the random split's shows weaker block structure.",
+       "\"more strongly block-diagonal\" (Fig. 2; no number given)",
+       "Reproduced iff the share of off-diagonal |W1^T W1| mass inside the clause blocks is larger for the clause "
+       "split than for the dense model: the paired per-seed difference over the case-study networks has a 95% t "
+       "interval above 0. The random split's share and the share a structureless matrix has (block pairs / all "
+       "pairs) are shown beside it.",
+       needs=("dnf.case_study",), data="dnf")
+def block_diagonality(ctx) -> Outcome:
+    from ..needs import saved_case_study
+
+    ctx.frame("dnf.case_study")  # NotRun when the case study is missing from the store
+    saved = saved_case_study(ctx.profile, ctx.store)
+    if len(saved) < 2:
+        raise NotRun("needs the saved case-study networks (>= 2 seeds) beside the store: run without --no-run "
+                     "or python -m paper_figures --only fig2")
+    rows = []
+    for seed, res in sorted(saved.items()):
+        clauses = [list(c) for c in res.dataset.clauses]
+        rows.append({"seed": seed, **{s: _block_share(res.models[s], clauses) for s in ("dense", "clause", "random")
+                                      if s in res.models}})
+    t = pd.DataFrame(rows)
+    sizes = [len(c) for c in next(iter(saved.values())).dataset.clauses]
+    n_lits = sum(sizes)
+    chance = sum(k * (k - 1) for k in sizes) / (n_lits * (n_lits - 1))  # block pairs / all off-diagonal pairs
+    ci = paired_diff(t["clause"], t["dense"])
+    out = greater(ci, what="clause - dense block share")
+    return out.with_(
+        our_value=f"block share of |W1^T W1|: dense {100 * t['dense'].mean():.1f}%, clause {100 * t['clause'].mean():.1f}%"
+                  + (f", random {100 * t['random'].mean():.1f}%" if "random" in t else "")
+                  + f" (structureless {100 * chance:.1f}%)",
+        spread=f"clause - dense {ci.fmt(100, 1)} pts (95% CI over {ci.n} seeds)",
+        details={"per_seed": t.round(4).to_dict("records"), "chance_share": chance})

@@ -16,10 +16,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..ledger import NOT_RUN, NotRun, Outcome, all_of, claim, equivalent, greater, less, within
+from ..ledger import NOT_RUN, Outcome, all_of, claim, equivalent, greater, less, matches_gain
 from ..stats import mean_ci, paired_diff, per_unit_slopes
 
-DATA_OF = {"digits": "vision", "clip": "embeddings", "imagenet1k": "imagenet1k"}
+DATA_OF = {"digits": "vision", "clip": "embeddings", "imagenet1k": "imagenet1k", "fashionmnist": "fashionmnist",
+           "imagenet100": "imagenet100"}
+#: Figure 5's single-hidden-layer data sets: the offline stand-in, and the paper's FashionMNIST (raw
+#: pixels), CIFAR-100 and ImageNet-100 (CLIP embeddings), each run only when its file is given
+FIG5_DATASETS = ("digits", "fashionmnist", "clip", "imagenet100")
 #: equivalence margin for "comparable" (percentage points of test accuracy), fixed in advance
 COMPARABLE_MARGIN = 0.02
 
@@ -76,7 +80,7 @@ def _not_paper_profile(ctx, what: str, shown: dict) -> Outcome | None:
               "FPE > dense at small widths (Fig. 5)",
               "Reproduced iff at each of the two smallest widths of the Figure 5 grid, the paired difference "
               "(split - dense) over seeds has a 95% t interval above 0, for random and for Gram split.",
-              needs=("vision.fig5",))
+              needs=("vision.fig5",), datasets=FIG5_DATASETS)
 def fpe_beats_dense(ctx, ds) -> Outcome:
     f = ctx.frame("vision.fig5", ds)
     w = _wide(f)
@@ -97,7 +101,7 @@ def fpe_beats_dense(ctx, ds) -> Outcome:
               "random ~ Gram split (Fig. 5)",
               f"Equivalence: reproduced iff the per-seed mean over widths of (random - Gram) test accuracy has a "
               f"95% t interval inside (-{100 * COMPARABLE_MARGIN:g}, +{100 * COMPARABLE_MARGIN:g}) points.",
-              needs=("vision.fig5",))
+              needs=("vision.fig5",), datasets=FIG5_DATASETS)
 def random_vs_gram(ctx, ds) -> Outcome:
     f = ctx.frame("vision.fig5", ds)
     w = _wide(f)
@@ -115,7 +119,7 @@ def random_vs_gram(ctx, ds) -> Outcome:
               "RI decreasing with width",
               "Reproduced iff the per-seed slope of the random split's relative improvement on log2(hidden) "
               "(Figure 5 grid) has a 95% t interval below 0.",
-              needs=("vision.fig5",))
+              needs=("vision.fig5",), datasets=FIG5_DATASETS)
 def gains_shrink(ctx, ds) -> Outcome:
     f = ctx.frame("vision.fig5", ds)
     g = f[f.strategy == "random"].assign(lw=lambda d: np.log2(d["hidden"]))
@@ -125,6 +129,52 @@ def gains_shrink(ctx, ds) -> Outcome:
         our_value=f"{100 * ci.value:+.2f} RI points per doubling of width",
         spread=f"95% CI {ci.fmt(100, 2)}; mean RI " + ", ".join(f"h{int(h)} {100 * v:.1f}%" for h, v in ri.items()),
         details={"accuracy_pct": _acc_table(f)})
+
+
+@vision_claim("vision.feature-split-beats-dense", "3.3 (Fig. 5)",
+              "Feature-based (Gram) splitting consistently outperforms the dense baseline across hidden sizes.",
+              "Gram split > dense at every width (Fig. 5)",
+              "Reproduced iff at every width of the Figure 5 grid the paired difference (Gram split - dense) over "
+              "seeds has a 95% t interval above 0.",
+              needs=("vision.fig5",), datasets=FIG5_DATASETS)
+def feature_beats_dense(ctx, ds) -> Outcome:
+    f = ctx.frame("vision.fig5", ds)
+    w = _wide(f)
+    parts, text = {}, []
+    for h in sorted(w.index.get_level_values("hidden").unique()):
+        x = w.xs(h, level="hidden")
+        ci = paired_diff(x["gram"], x["dense"])
+        parts[f"gram@{h}"] = greater(ci, what=f"Gram - dense at hidden {h}")
+        text.append(f"h{h} {_pts(ci)}")
+    n_ok = sum(p.verdict == "reproduced" for p in parts.values())
+    return all_of(parts).with_(our_value=f"Gram > dense at {n_ok}/{len(parts)} widths",
+                               spread="Gram - dense: " + "; ".join(text) + " (95% CI over seeds)",
+                               details={"accuracy_pct": _acc_table(f)})
+
+
+#: Figure 5b (CIFAR-100): "we can double dense performance" at the smallest widths: RI 100%,
+#: compared with half the effect as tolerance
+PAPER_DOUBLE_RI = 1.0
+
+
+@vision_claim("vision.doubles-dense-smallest", "3.3 (Fig. 5b)",
+              "At the smallest widths FPE roughly doubles dense performance (feature-based split, Figure 5b).",
+              "RI ~ 100% at the smallest width",
+              "Gain rule at the smallest width of the Figure 5 grid (fixed in advance): reproduced iff the Gram "
+              "split's relative improvement over dense (per seed, then a 95% t interval over seeds) has a lower end "
+              "above 0 and a mean within 50 RI points of 100%.",
+              needs=("vision.fig5",), datasets=("digits", "clip"))
+def doubles_dense(ctx, ds) -> Outcome:
+    f = ctx.frame("vision.fig5", ds)
+    h0 = int(min(f["hidden"]))
+    ri = f[(f.strategy == "gram") & (f.hidden == h0)]["relative_improvement"].to_numpy(float)
+    rr = f[(f.strategy == "random") & (f.hidden == h0)]["relative_improvement"].to_numpy(float)
+    ci = mean_ci(ri)
+    return matches_gain(ci, PAPER_DOUBLE_RI, PAPER_DOUBLE_RI / 2, what=f"Gram RI at hidden {h0}").with_(
+        our_value=f"hidden {h0}: Gram RI {100 * ci.value:.0f}% [{100 * ci.low:.0f}, {100 * ci.high:.0f}]; random RI "
+                  f"{100 * rr.mean():.0f}%",
+        spread=f"95% t interval over {ci.n} seeds",
+        details={"accuracy_pct": _acc_table(f[f.hidden == h0])})
 
 
 # --------------------------------------------------------------------------- 3.4 Figure 6
@@ -302,29 +352,41 @@ def a3_pattern(ctx, ds) -> Outcome:
                                details={"ri_pct": ri.round(2).reset_index().to_dict("records"), "accuracy_pct": _acc_table(f, ("depth", "hidden"))})
 
 
+#: Table A3 cells compared (fixed from the paper): the widths where the paper's gain is large
+#: enough to resolve (>= 2.6% RI: hidden 4 and 8 at every depth); the others are shown
+A3_COMPARED = ((5, 4), (5, 8), (7, 4), (7, 8), (9, 4), (9, 8))
+
+
 @vision_claim("tableA3.values", "A.7 (Table A3)",
               "Table A3's relative improvements on CIFAR-100 CLIP embeddings (5/7/9 layers x hidden 4/8/12/16).",
               "5L 28/2.6/0.4/0.2%; 7L 34/11/1.1/0.8%; 9L 104/8.7/2.0/1.4%",
-              "Reproduced iff in at least 9 of the 12 cells |our mean RI - paper RI| <= max(5 points, half the paper "
-              "value), at the paper profile's schedule.",
+              "Gain rule per cell, at the cells fixed from the paper where its gain is >= 2.6% (hidden 4 and 8 at "
+              "5, 7, 9 layers): reproduced iff in each the relative improvement (per seed, 95% t interval over "
+              "seeds) has a lower end above 0 and a mean within half the paper's value of it; at the paper "
+              "profile's schedule. The other six cells are shown.",
               needs=("vision.table_a3",), datasets=("clip",))
 def a3_values(ctx, ds) -> Outcome:
-    f = ctx.frame("vision.table_a3", ds)
-    ri = _a3_ri(f).groupby(["layers", "hidden"])["relative_improvement"].mean()
-    cells = []
+    f = _a3_ri(ctx.frame("vision.table_a3", ds))
+    parts, cells = {}, []
     for L, row in PAPER_A3.items():
         for h, p in row.items():
-            ours = float(ri.get((L, h), np.nan))
-            tol = max(0.05, 0.5 * p)
-            cells.append({"layers": L, "hidden": h, "paper": p, "ours": ours, "tolerance": tol, "ok": bool(abs(ours - p) <= tol)})
-    k = sum(c["ok"] for c in cells)
-    shown = dict(our_value=", ".join(f"{c['layers']}L h{c['hidden']} {100 * c['ours']:.1f}%" for c in cells),
-                 spread=f"{k}/12 cells within tolerance", details={"cells": cells})
+            v = f[(f.layers == L) & (f.hidden == h)]["relative_improvement"].to_numpy(float)
+            ci = mean_ci(v) if v.size else None
+            cells.append({"layers": L, "hidden": h, "paper": p, "ours": None if ci is None else ci.value,
+                          "low": None if ci is None else ci.low, "high": None if ci is None else ci.high,
+                          "compared": (L, h) in A3_COMPARED})
+            if (L, h) in A3_COMPARED:
+                if ci is None:
+                    return Outcome(NOT_RUN, reason=f"no runs at {L} layers, hidden {h}")
+                parts[f"{L}L h{h}"] = matches_gain(ci, p, p / 2, what=f"RI {L}L h{h}")
+    k = sum(p.verdict == "reproduced" for p in parts.values())
+    shown = dict(our_value=", ".join(f"{c['layers']}L h{c['hidden']} {100 * c['ours']:.1f}%" for c in cells
+                                     if c["ours"] is not None),
+                 spread=f"{k}/{len(parts)} compared cells match (gain rule)", details={"cells": cells})
     skip = _not_paper_profile(ctx, "Table A3 values", shown)
     if skip is not None:
         return skip
-    return Outcome("reproduced" if k >= 9 else "not reproduced", decision={"cells_ok": k, "needed": 9},
-                   reason=f"{k}/12 cells within tolerance", **shown)
+    return all_of(parts).with_(**shown)
 
 
 # --------------------------------------------------------------------------- A.7 Table A4
@@ -352,28 +414,44 @@ def a4_pattern(ctx, ds) -> Outcome:
         details={"accuracy_pct": _acc_table(f)})
 
 
+#: Table A4 RI (FPE over dense); compared at the widths fixed from the paper where its gain is >= 4%
+PAPER_A4_RI = {6: 0.062, 8: 0.056, 10: 0.043, 12: 0.020, 14: 0.017, 16: 0.001}
+A4_COMPARED = (6, 8, 10)
+
+
 @vision_claim("tableA4.values", "A.7 (Table A4)",
-              "Table A4's ImageNet-1k accuracies of the dense and FPE 5-layer MLPs.",
-              "dense 13.0/23.8/30.6/38.1/42.9/46.9%, FPE 13.9/25.1/31.9/38.8/43.6/47.0% (hidden 6..16)",
-              "Reproduced iff at every width |our mean - paper| <= 3 points for dense and for FPE, at the paper "
-              "profile's schedule.",
+              "Table A4's ImageNet-1k gains of the 5-layer FPE MLP over dense (RI 6.2/5.6/4.3/2.0/1.7/0.1% at "
+              "hidden 6..16).",
+              "RI 6.2/5.6/4.3/2.0/1.7/0.1% (dense 13.0..46.9%, FPE 13.9..47.0%)",
+              "Gain rule at the widths fixed from the paper where its gain is >= 4% (hidden 6, 8, 10): reproduced "
+              "iff at each the relative improvement of FPE over dense (per seed, 95% t interval over seeds) has a "
+              "lower end above 0 and a mean within half the paper's value of it; at the paper profile's "
+              "schedule. Accuracies and the other widths are shown.",
               needs=("vision.table_a4",), datasets=("imagenet1k",))
 def a4_values(ctx, ds) -> Outcome:
     f = ctx.frame("vision.table_a4", ds)
     m = f.groupby(["hidden", "strategy"])["test_accuracy"].mean().unstack("strategy")
-    cells = []
-    for h, (pd_, pf) in PAPER_A4.items():
-        for s, p in (("dense", pd_), ("random", pf)):
-            ours = float(m.loc[h, s]) if h in m.index else float("nan")
-            cells.append({"hidden": h, "strategy": s, "paper": p, "ours": ours, "ok": bool(abs(ours - p) <= 0.03)})
-    k = sum(c["ok"] for c in cells)
-    shown = dict(our_value=", ".join(f"h{c['hidden']} {c['strategy']} {100 * c['ours']:.1f}%" for c in cells),
-                 spread=f"{k}/{len(cells)} cells within 3 points", details={"cells": cells})
+    parts, cells = {}, []
+    for h, p in PAPER_A4_RI.items():
+        v = f[(f.strategy == "random") & (f.hidden == h)]["relative_improvement"].to_numpy(float)
+        ci = mean_ci(v) if v.size else None
+        pd_, pf = PAPER_A4[h]
+        cells.append({"hidden": h, "paper_ri": p, "ri": None if ci is None else ci.value,
+                      "ri_low": None if ci is None else ci.low, "ri_high": None if ci is None else ci.high,
+                      "paper_dense": pd_, "dense": float(m.loc[h, "dense"]) if h in m.index else None,
+                      "paper_fpe": pf, "fpe": float(m.loc[h, "random"]) if h in m.index else None,
+                      "compared": h in A4_COMPARED})
+        if h in A4_COMPARED:
+            if ci is None:
+                return Outcome(NOT_RUN, reason=f"no runs at hidden {h}")
+            parts[f"h{h}"] = matches_gain(ci, p, p / 2, what=f"RI at hidden {h}")
+    k = sum(p.verdict == "reproduced" for p in parts.values())
+    shown = dict(our_value=", ".join(f"h{c['hidden']} RI {100 * c['ri']:.1f}%" for c in cells if c["ri"] is not None),
+                 spread=f"{k}/{len(parts)} compared widths match (gain rule)", details={"cells": cells})
     skip = _not_paper_profile(ctx, "Table A4 values", shown)
     if skip is not None:
         return skip
-    return Outcome("reproduced" if k == len(cells) else "not reproduced", decision={"cells_ok": k, "cells": len(cells)},
-                   reason=f"{k}/{len(cells)} cells within 3 points", **shown)
+    return all_of(parts).with_(**shown)
 
 
 # --------------------------------------------------------------------------- A.7 Table A5
@@ -409,32 +487,38 @@ def a5_beat_dense(ctx, ds) -> Outcome:
         details={"accuracy_pct": _acc_table(f)})
 
 
+#: Table A5's width, fixed a priori: the paper does not state it; hidden 8 is the width where the
+#: paper's other one-layer CIFAR-100 result (A.7 rewiring: RI 14% at 8 neurons) has Table A5's gain
+A5_WIDTH = 8
+PAPER_A5 = {"dense": 0.5389, "two_four": 0.1442, "random": 0.1489}
+
+
 @vision_claim("tableA5.values", "A.7 (Table A5)",
               "Table A5 on CIFAR-100: dense 53.89%, 2:4 FPE 61.67% (RI 14.42%), random FPE 61.92% (RI 14.89%).",
-              "53.89% / 61.67% / 61.92%",
-              "The paper does not state the width: we take the width whose dense mean accuracy is closest to 53.89%. "
-              "Reproduced iff there |dense - 53.89%| <= 3 points and |RI - paper RI| <= 5 points for 2:4 and for "
-              "random, at the paper profile's schedule.",
+              "RI 14.42% (2:4), 14.89% (random); dense 53.89%",
+              f"The paper does not state the width; fixed in advance at hidden {A5_WIDTH} (where A.7's rewiring "
+              f"result on the same data reports RI 14% at 8 neurons). Gain rule: reproduced iff for 2:4 and for "
+              f"random the relative improvement over dense (per seed, 95% t interval over seeds) has a lower end "
+              f"above 0 and a mean within half the paper's value of it, at the paper profile's schedule. The dense "
+              f"accuracy is shown, not judged.",
               needs=("vision.table_a5",), datasets=("clip",))
 def a5_values(ctx, ds) -> Outcome:
     f = ctx.frame("vision.table_a5", ds)
-    m = f.groupby(["hidden", "strategy"])[["test_accuracy", "relative_improvement"]].mean()
-    dense = m.xs("dense", level="strategy")["test_accuracy"]
-    h = int((dense - 0.5389).abs().idxmin())
-    d, t4, rn = (m.loc[(h, s)] for s in ("dense", "two_four", "random"))
-    checks = {"dense": abs(d["test_accuracy"] - 0.5389) <= 0.03,
-              "ri_two_four": abs(t4["relative_improvement"] - 0.1442) <= 0.05,
-              "ri_random": abs(rn["relative_improvement"] - 0.1489) <= 0.05}
-    shown = dict(our_value=f"hidden {h}: dense {100 * d['test_accuracy']:.2f}%, 2:4 {100 * t4['test_accuracy']:.2f}% "
-                           f"(RI {100 * t4['relative_improvement']:.1f}%), random {100 * rn['test_accuracy']:.2f}% "
-                           f"(RI {100 * rn['relative_improvement']:.1f}%)",
-                 spread="means over seeds", details={"accuracy_pct": _acc_table(f)})
+    g = f[f.hidden == A5_WIDTH]
+    if g.empty:
+        return Outcome(NOT_RUN, reason=f"no Table A5 runs at hidden {A5_WIDTH}")
+    parts, text = {}, []
+    for s in ("two_four", "random"):
+        ci = mean_ci(g[g.strategy == s]["relative_improvement"].to_numpy(float))
+        parts[s] = matches_gain(ci, PAPER_A5[s], PAPER_A5[s] / 2, what=f"{s} RI")
+        text.append(f"{s} RI {100 * ci.value:.1f}% [{100 * ci.low:.1f}, {100 * ci.high:.1f}]")
+    dense = float(g[g.strategy == "dense"]["test_accuracy"].mean())
+    shown = dict(our_value=f"hidden {A5_WIDTH}: " + "; ".join(text) + f"; dense {100 * dense:.2f}%",
+                 spread="95% t intervals over seeds", details={"accuracy_pct": _acc_table(f)})
     skip = _not_paper_profile(ctx, "Table A5 values", shown)
     if skip is not None:
         return skip
-    ok = all(checks.values())
-    return Outcome("reproduced" if ok else "not reproduced", decision={"width": h, **{k: bool(v) for k, v in checks.items()}},
-                   reason="all three within tolerance" if ok else f"outside: {[k for k, v in checks.items() if not v]}", **shown)
+    return all_of(parts).with_(**shown)
 
 
 # --------------------------------------------------------------------------- A.7 dynamic rewiring
@@ -482,22 +566,52 @@ def rewiring_gains(ctx, ds) -> Outcome:
         details={"per_seed": t.reset_index().round(4).to_dict("records")})
 
 
+#: the rewired model's relative improvement over dense (A.7: "53%, 14%, and 3.0%")
+PAPER_REWIRE_RI = {4: 0.53, 8: 0.14, 16: 0.030}
+
+
 @vision_claim("rewiring.values", "A.7",
               "Dynamic rewiring gains on CIFAR-100 CLIP embeddings: +4.5, +1.9, +0.5 points over one-shot random FPE "
               "at 4, 8, 16 neurons (ten trials, tuned rewiring).",
               "+4.5 / +1.9 / +0.5 points",
-              "Reproduced iff at each of hidden 4, 8, 16 |our mean gain - paper gain| <= 2 points, at the paper "
-              "profile (its rewiring hyper-parameters chosen per width by mean train accuracy).",
+              "Gain rule at each of hidden 4, 8, 16: reproduced iff the paired gain (rewired - one-shot random, per "
+              "seed; 95% t interval over seeds) has a lower end above 0 and a mean within half the paper's gain of "
+              "it, at the paper profile (rewiring hyper-parameters chosen per width by mean train accuracy).",
               needs=("vision.dynamic",), datasets=("clip",))
 def rewiring_values(ctx, ds) -> Outcome:
     t = _rewire_frame(ctx.frame("vision.dynamic", ds))
-    per = (t["rewire"] - t["random"]).groupby(level="hidden").mean()
-    cells = [{"hidden": h, "paper": p, "ours": float(per.get(h, np.nan)),
-              "ok": bool(abs(float(per.get(h, np.nan)) - p) <= 0.02)} for h, p in PAPER_REWIRE.items()]
-    k = sum(c["ok"] for c in cells)
-    shown = dict(our_value=", ".join(f"h{c['hidden']} {100 * c['ours']:+.1f} pts" for c in cells),
-                 spread=f"{k}/3 within 2 points", details={"cells": cells})
-    skip = _not_paper_profile(ctx, "rewiring gains", shown)
+    gain = t["rewire"] - t["random"]
+    return _rewire_rule(ctx, gain, PAPER_REWIRE, "gain", "rewiring gains", scale_unit=("pts", 1))
+
+
+@vision_claim("rewiring.relative-improvements", "A.7",
+              "Dynamic rewiring's relative improvements over the respective dense models on CIFAR-100 CLIP "
+              "embeddings: 53%, 14% and 3.0% at 4, 8, 16 neurons.",
+              "RI 53% / 14% / 3.0%",
+              "Gain rule at each of hidden 4, 8, 16: reproduced iff the rewired model's relative improvement over "
+              "dense (per seed; 95% t interval over seeds) has a lower end above 0 and a mean within half the "
+              "paper's value of it, at the paper profile.",
+              needs=("vision.dynamic",), datasets=("clip",))
+def rewiring_ri(ctx, ds) -> Outcome:
+    t = _rewire_frame(ctx.frame("vision.dynamic", ds))
+    ri = t["rewire"] / t["dense"] - 1
+    return _rewire_rule(ctx, ri, PAPER_REWIRE_RI, "RI", "rewiring relative improvements", scale_unit=("%", 0))
+
+
+def _rewire_rule(ctx, per_seed: pd.Series, paper: dict, what: str, label: str, *, scale_unit) -> Outcome:
+    unit, digits = scale_unit
+    parts, cells = {}, []
+    for h, p in paper.items():
+        if h not in set(per_seed.index.get_level_values("hidden")):
+            return Outcome(NOT_RUN, reason=f"no rewiring runs at hidden {h}")
+        ci = mean_ci(per_seed.xs(h, level="hidden").to_numpy(float))
+        parts[f"h{h}"] = matches_gain(ci, p, p / 2, what=f"{what} at hidden {h}")
+        cells.append({"hidden": h, "paper": p, "ours": ci.value, "low": ci.low, "high": ci.high})
+    k = sum(p.verdict == "reproduced" for p in parts.values())
+    shown = dict(our_value=", ".join(f"h{c['hidden']} {100 * c['ours']:+.{max(digits, 1)}f} {unit} "
+                                     f"[{100 * c['low']:+.1f}, {100 * c['high']:+.1f}]" for c in cells),
+                 spread=f"{k}/{len(cells)} widths match (gain rule)", details={"cells": cells})
+    skip = _not_paper_profile(ctx, label, shown)
     if skip is not None:
         return skip
-    return Outcome("reproduced" if k == 3 else "not reproduced", decision={"cells_ok": k}, reason=f"{k}/3 within 2 points", **shown)
+    return all_of(parts).with_(**shown)
