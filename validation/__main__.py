@@ -1,7 +1,9 @@
 """``python -m validation``: the paper's claims as executable checks; writes report.md and report.json.
 
     python -m validation [--profile quick|paper] [--out DIR] [--store DIR] [--embeddings PATH]
-                         [--imagenet1k PATH] [--only ID ...] [--no-run] [--list]
+                         [--imagenet1k PATH] [--fashionmnist PATH] [--imagenet100 PATH]
+                         [--only ID ...] [--no-run] [--list]
+    python -m validation --readme [--report docs/validation/report.json] [--readme-file README.md]
 
 Exit codes: 0 report written (whatever the verdicts), 1 a claim's evaluation crashed or an
 experiment run failed, 2 bad input (one line on stderr), 130 interrupted.
@@ -41,7 +43,13 @@ def _parser() -> OneLineArgumentParser:
                    help="evaluate only these claim ids (a trailing * matches a prefix)")
     p.add_argument("--no-run", action="store_true",
                    help="train nothing: claims whose results are missing are reported as not run")
-    p.add_argument("--list", action="store_true", help="list the claim ids and exit")
+    p.add_argument("--list", action="store_true", help="list the claim ids with their category and exit")
+    p.add_argument("--readme", action="store_true",
+                   help="regenerate the claims block of README.md (--readme-file) from a report.json (--report) "
+                        "and exit; nothing is evaluated")
+    p.add_argument("--report", default=None, metavar="PATH",
+                   help="report.json that --readme reads (default docs/validation/report.json, the published ledger)")
+    p.add_argument("--readme-file", default="README.md", metavar="PATH", help="README that --readme rewrites (default README.md)")
     p.add_argument("--progress", dest="progress", action="store_true", default=None,
                    help="progress bar for experiment runs (default: only on a terminal)")
     p.add_argument("--quiet", action="store_true", help="no per-claim log lines on stderr")
@@ -53,6 +61,12 @@ def _main(argv: Sequence[str] | None) -> int:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # 2-thread torch on a shared box (PERFORMANCE.md)
     from .ledger import NOT_REPRODUCED, get_claims, summary_line, verdict_label
 
+    if args.readme:
+        from .readme import DEFAULT_REPORT, update_readme
+
+        path = update_readme(args.readme_file, args.report or DEFAULT_REPORT)
+        print(f"rewrote the validation block of {path} from {args.report or DEFAULT_REPORT}")
+        return 0
     if args.list:
         for c in get_claims(args.only):
             print(f"{c.id:55s} {c.category:17s} {c.section:12s} {c.data}")

@@ -87,7 +87,8 @@ def count_by_category(pairs) -> dict[str, dict[str, int]]:
     or a consistency check is never counted as a reproduction)."""
     out = {c: {lab: 0 for lab in VERDICT_LABELS[c].values()} for c in CATEGORIES}
     for cat, verdict in pairs:
-        out[cat][verdict_label(cat, verdict)] += 1
+        label = verdict_label(cat, verdict)  # ValueError for an unknown category or verdict
+        out[cat][label] += 1
     return out
 
 
