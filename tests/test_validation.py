@@ -287,7 +287,9 @@ def test_theory_rows_verdicts(tmp_path):
 # --------------------------------------------------------------------------- a tiny profile, end to end
 
 
-TINY_CLAIMS = ["case-study.*", "sweep.neurons-gains-shrink", "networks.*", "vision.fpe-beats-dense-small@digits"]
+TINY_CLAIMS = ["case-study.*", "sweep.neurons-gains-shrink", "sweep.fig3c-plateau", "interference.*", "networks.*",
+               "vision.fpe-beats-dense-small@digits", "vision.doubles-dense-smallest@digits",
+               "vision.feature-split-beats-dense@digits"]
 
 
 @pytest.fixture

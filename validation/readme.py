@@ -54,7 +54,7 @@ def _need(reason: str) -> str:
     for flag in ("--embeddings", "--imagenet1k", "--fashionmnist", "--imagenet100"):
         if flag in r:
             return f"the data file of `{flag}`"
-    if "paper profile" in r:
+    if "paper profile" in r or "--profile paper" in r:
         return "the paper profile's schedule (`--profile paper`; numbers in the report)"
     if "missing from the store" in r:
         return "results missing from the store"
