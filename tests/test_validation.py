@@ -608,3 +608,23 @@ def test_cluster_bootstrap_resamples_configurations():
     assert a == cluster_bootstrap_corr(x, y, cl, n_boot=2000) and a.n == 8 and a.low < a.value < a.high
     with pytest.raises(ValueError, match="clusters"):
         cluster_bootstrap_corr(x, y, np.repeat([0, 1], 4))
+
+
+def test_fashionmnist_and_imagenet100_rows_run_with_their_files(tmp_path):
+    """The Figure 5 rows on FashionMNIST / ImageNet-100 are not run without their files (the reason
+    names the option) and are built on the file when it is given (configs only, no training)."""
+    from fpe_empirical.store import ResultStore
+    from validation.run import needed_configs
+
+    only = ["vision.fpe-beats-dense-small@fashionmnist", "vision.gains-shrink-with-width@imagenet100"]
+    r = validate(profile="quick", store=tmp_path / "s", only=only, run_missing=False)
+    assert [row.outcome.verdict for row in r.rows] == [NOT_RUN, NOT_RUN]
+    assert "--fashionmnist" in r.rows[0].outcome.reason and "--imagenet100" in r.rows[1].outcome.reason
+    rng = np.random.default_rng(0)
+    path = tmp_path / "fm.npz"
+    np.savez(path, X_train=rng.normal(size=(40, 8)).astype(np.float32), y_train=np.arange(40) % 4,
+             X_test=rng.normal(size=(20, 8)).astype(np.float32), y_test=np.arange(20) % 4)
+    for attr, cid in (("fashionmnist", only[0]), ("imagenet100", only[1])):
+        ctx = Context("quick", ResultStore(tmp_path / "s"), **{attr: str(path)})
+        cfgs, blocked = needed_configs(get_claims([cid]), ctx)
+        assert not blocked and cfgs and {c.dataset for c in cfgs} == {str(path)}
