@@ -323,8 +323,8 @@ MECHANICAL_RULES = {
     "paper N >= exact N everywhere": lambda d: d["insufficient"] == 0 and d["settings"] > 0,
     "violations == 0 (paper bound <= exact + tolerance everywhere)": lambda d: d["violations"] == 0 and d["points"] > 0,
     "violations > 0": lambda d: d["violations"] > 0,
-    "partition N > literal N and partition N > paper N at the case study":
-        lambda d: d["partition"] > d["literal"] and d["partition"] > d["paper_rule"],
+    "partition N > literal N and partition N > paper N at the case study, gap <= 1 at C=1024":
+        lambda d: d["partition"] > d["literal"] and d["partition"] > d["paper_rule"] and d["gap_at_large_n"] <= 1,
     "partition ratio < paper at every size": lambda d: d["n_sizes"] > 0 and d["sizes_below"] == d["n_sizes"],
     "P(all covered) < 0.95 at C=8, N=8, alpha 2 under literal and partition":
         lambda d: d["p_all_partition"] < d["threshold"] and d["p_all_literal"] < d["threshold"],
