@@ -375,14 +375,15 @@ def a3_values(ctx, ds) -> Outcome:
             cells.append({"layers": L, "hidden": h, "paper": p, "ours": None if ci is None else ci.value,
                           "low": None if ci is None else ci.low, "high": None if ci is None else ci.high,
                           "compared": (L, h) in A3_COMPARED})
-            if (L, h) in A3_COMPARED:
-                if ci is None:
-                    return Outcome(NOT_RUN, reason=f"no runs at {L} layers, hidden {h}")
+            if (L, h) in A3_COMPARED and ci is not None:
                 parts[f"{L}L h{h}"] = matches_gain(ci, p, p / 2, what=f"RI {L}L h{h}")
     k = sum(p.verdict == "reproduced" for p in parts.values())
     shown = dict(our_value=", ".join(f"{c['layers']}L h{c['hidden']} {100 * c['ours']:.1f}%" for c in cells
                                      if c["ours"] is not None),
                  spread=f"{k}/{len(parts)} compared cells match (gain rule)", details={"cells": cells})
+    missing = [f"{L}L h{h}" for L, h in A3_COMPARED if f"{L}L h{h}" not in parts]
+    if missing:
+        return Outcome(NOT_RUN, reason=f"no runs at {missing} in this profile", **shown)
     skip = _not_paper_profile(ctx, "Table A3 values", shown)
     if skip is not None:
         return skip
@@ -441,13 +442,14 @@ def a4_values(ctx, ds) -> Outcome:
                       "paper_dense": pd_, "dense": float(m.loc[h, "dense"]) if h in m.index else None,
                       "paper_fpe": pf, "fpe": float(m.loc[h, "random"]) if h in m.index else None,
                       "compared": h in A4_COMPARED})
-        if h in A4_COMPARED:
-            if ci is None:
-                return Outcome(NOT_RUN, reason=f"no runs at hidden {h}")
+        if h in A4_COMPARED and ci is not None:
             parts[f"h{h}"] = matches_gain(ci, p, p / 2, what=f"RI at hidden {h}")
     k = sum(p.verdict == "reproduced" for p in parts.values())
     shown = dict(our_value=", ".join(f"h{c['hidden']} RI {100 * c['ri']:.1f}%" for c in cells if c["ri"] is not None),
                  spread=f"{k}/{len(parts)} compared widths match (gain rule)", details={"cells": cells})
+    missing = [h for h in A4_COMPARED if f"h{h}" not in parts]
+    if missing:
+        return Outcome(NOT_RUN, reason=f"no runs at hidden {missing} in this profile", **shown)
     skip = _not_paper_profile(ctx, "Table A4 values", shown)
     if skip is not None:
         return skip
@@ -600,10 +602,11 @@ def rewiring_ri(ctx, ds) -> Outcome:
 
 def _rewire_rule(ctx, per_seed: pd.Series, paper: dict, what: str, label: str, *, scale_unit) -> Outcome:
     unit, digits = scale_unit
-    parts, cells = {}, []
+    parts, cells, missing = {}, [], []
     for h, p in paper.items():
         if h not in set(per_seed.index.get_level_values("hidden")):
-            return Outcome(NOT_RUN, reason=f"no rewiring runs at hidden {h}")
+            missing.append(h)
+            continue
         ci = mean_ci(per_seed.xs(h, level="hidden").to_numpy(float))
         parts[f"h{h}"] = matches_gain(ci, p, p / 2, what=f"{what} at hidden {h}")
         cells.append({"hidden": h, "paper": p, "ours": ci.value, "low": ci.low, "high": ci.high})
@@ -611,6 +614,8 @@ def _rewire_rule(ctx, per_seed: pd.Series, paper: dict, what: str, label: str, *
     shown = dict(our_value=", ".join(f"h{c['hidden']} {100 * c['ours']:+.{max(digits, 1)}f} {unit} "
                                      f"[{100 * c['low']:+.1f}, {100 * c['high']:+.1f}]" for c in cells),
                  spread=f"{k}/{len(cells)} widths match (gain rule)", details={"cells": cells})
+    if missing:
+        return Outcome(NOT_RUN, reason=f"no rewiring runs at hidden {missing} in this profile", **shown)
     skip = _not_paper_profile(ctx, label, shown)
     if skip is not None:
         return skip
