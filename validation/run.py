@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from . import needs as _needs
-from .ledger import NOT_RUN, Claim, NotRun, Outcome, count_by_category, get_claims
+from .ledger import NOT_RUN, Claim, NotRun, Outcome, count_by_category, get_claims, verdict_label
 
 __all__ = ["Context", "Row", "Report", "validate", "DATASETS", "claim_command"]
 
@@ -206,7 +206,7 @@ def validate(
             out = Outcome(NOT_RUN, reason=f"evaluation failed: {err}")
             say(f"validation: claim {c.id} failed:\n{traceback.format_exc()}")
         rows.append(Row(c, out, claim_command(c, ctx, str(store)), time.perf_counter() - t, err))
-        say(f"validation: {c.id}: {out.verdict}")
+        say(f"validation: {c.id} ({c.category}): {verdict_label(c.category, out.verdict)}")
     prov = provenance(
         profile=profile,
         store=str(rs.root),
