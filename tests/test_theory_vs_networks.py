@@ -129,7 +129,7 @@ def test_benefit_table_predictions():
     """The predicted relative collision reduction log(E_dense / E_FPE) = -log(alpha q2) and the load
     C/N beside measured RI (validation's benefit claims): exact values; the reduction does not depend
     on N (a relative measure) and is complete (infinite) where no collision is possible."""
-    from validation.claims.dnf import _benefit_table
+    from validation.claims.dnf.networks import _benefit_table
 
     class Ctx:
         def frame(self, requirement):
