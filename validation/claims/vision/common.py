@@ -1,0 +1,67 @@
+"""What the vision claim modules share: one claim per data set (``vision_claim``), the paired
+per-seed tables and intervals, and the paper-profile gate of the rows with absolute numbers."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from ...ledger import NOT_RUN, Outcome, claim
+from ...stats import mean_ci
+
+__all__ = ["DATA_OF", "FIG5_DATASETS", "COMPARABLE_MARGIN", "vision_claim", "wide", "pooled", "pts", "acc_table",
+           "not_paper_profile"]
+
+DATA_OF = {"digits": "vision", "clip": "embeddings", "imagenet1k": "imagenet1k", "fashionmnist": "fashionmnist",
+           "imagenet100": "imagenet100"}
+#: Figure 5's single-hidden-layer data sets: the offline stand-in, and the paper's FashionMNIST (raw
+#: pixels), CIFAR-100 and ImageNet-100 (CLIP embeddings), each run only when its file is given
+FIG5_DATASETS = ("digits", "fashionmnist", "clip", "imagenet100")
+#: equivalence margin for "comparable" (percentage points of test accuracy), fixed in advance
+COMPARABLE_MARGIN = 0.02
+
+
+def vision_claim(base_id: str, section: str, statement: str, paper_value, rule: str, *, needs: tuple[str, ...],
+                 datasets=("digits", "clip"), note: str = ""):
+    """Register ``fn(ctx, dataset)`` as one claim per data set (ids ``base_id@dataset``)."""
+
+    def wrap(fn):
+        for ds in datasets:
+            extra = (" Offline stand-in: scikit-learn digits (8x8 pixels, 10 classes), not CIFAR-100; the verdict "
+                     "is about the stand-in." if ds == "digits" else "")
+            claim(f"{base_id}@{ds}", section, statement, paper_value, rule, needs=needs, data=DATA_OF[ds],
+                  note=(note + extra).strip())(lambda ctx, ds=ds: fn(ctx, ds))
+        return fn
+
+    return wrap
+
+
+def wide(f: pd.DataFrame, value: str = "test_accuracy", index=("hidden", "seed")) -> pd.DataFrame:
+    """One row per (width, seed), one column per strategy."""
+    return f.pivot_table(index=list(index), columns="strategy", values=value, aggfunc="first")
+
+
+def pooled(w: pd.DataFrame, a: str, b: str):
+    """Per seed: mean over widths of (a - b); returns the paired t interval over seeds."""
+    d = (w[a] - w[b]).groupby(level="seed").mean()
+    return mean_ci(d.to_numpy())
+
+
+def pts(ci, digits: int = 1) -> str:
+    """An interval in percentage points: ``+v pts [low, high]``."""
+    return f"{100 * ci.value:+.{digits}f} pts [{100 * ci.low:+.{digits}f}, {100 * ci.high:+.{digits}f}]"
+
+
+def acc_table(f: pd.DataFrame, by=("hidden",)) -> list[dict]:
+    """Mean, sd (percent) and count of the test accuracy per ``by`` and strategy."""
+    t = f.groupby([*by, "strategy"])["test_accuracy"].agg(["mean", "std", "count"]).reset_index()
+    t["mean"] *= 100
+    t["std"] *= 100
+    return t.round(2).to_dict("records")
+
+
+def not_paper_profile(ctx, what: str, shown: dict) -> Outcome | None:
+    """A "not run" outcome (numbers still shown) unless this is the paper profile."""
+    if ctx.profile != "paper":
+        return Outcome(NOT_RUN, reason=f"{what}: absolute numbers are only compared at the paper profile's schedule "
+                                       f"(--profile paper); the numbers shown are the {ctx.profile} profile's", **shown)
+    return None
