@@ -20,10 +20,9 @@ from .common import acc_table, pts, vision_claim, wide
               "ladder) is >= 1.2x the split model's; a split model no dense width of the ladder reaches counts as "
               "passing (its ratio exceeds the ladder's).",
               needs=("vision.fig6a",))
-def dense_match(ctx, ds) -> Outcome:
+def dense_match(ctx, f) -> Outcome:
     from fpe_empirical.embedding_grids import dense_match_table
 
-    f = ctx.frame("vision.fig6a", ds)
     t = dense_match_table(f)
     ok = [(not np.isfinite(r)) or r >= 1.2 for r in t["param_ratio"]]
     out = Outcome("reproduced" if all(ok) else "not reproduced",
@@ -47,8 +46,7 @@ def _timing(f: pd.DataFrame) -> pd.DataFrame:
               "Reproduced iff the per-seed mean over widths of (random split after the earliest pre-training - "
               "random split after the latest) has a 95% t interval above 0.",
               needs=("vision.fig6b",))
-def early_vs_late(ctx, ds) -> Outcome:
-    f = ctx.frame("vision.fig6b", ds)
+def early_vs_late(ctx, f) -> Outcome:
     t = _timing(f)
     times = sorted(f["pretrain_epochs"].unique())
     d = (t[(times[0], "random")] - t[(times[-1], "random")]).groupby(level="seed").mean()
@@ -65,8 +63,7 @@ def early_vs_late(ctx, ds) -> Outcome:
               "Reproduced iff the per-seed mean over widths of (random split after the latest pre-training - dense "
               "trained the same total epochs) has a 95% t interval above 0.",
               needs=("vision.fig6b",))
-def late_vs_dense(ctx, ds) -> Outcome:
-    f = ctx.frame("vision.fig6b", ds)
+def late_vs_dense(ctx, f) -> Outcome:
     t = _timing(f)
     late = sorted(f["pretrain_epochs"].unique())[-1]
     d = (t[(late, "random")] - t[(late, "dense")]).groupby(level="seed").mean()
@@ -83,8 +80,7 @@ def late_vs_dense(ctx, ds) -> Outcome:
               "Reproduced iff for alpha 2 and alpha 4 at every width of the Figure 6c grid, the paired difference "
               "(split - dense) in mean cosine similarity has a 95% t interval below 0.",
               needs=("vision.fig6cd",))
-def cosine_lower(ctx, ds) -> Outcome:
-    f = ctx.frame("vision.fig6cd", ds)
+def cosine_lower(ctx, f) -> Outcome:
     parts, rows = {}, []
     for a, g in f.groupby("alpha"):
         w = wide(g, "mean_cosine")
@@ -122,8 +118,7 @@ def cosine_lower(ctx, ds) -> Outcome:
               "for alpha 4, and (b) the per-seed slope of |acc(alpha 4) - acc(alpha 2)| on log2(hidden) has a 95% t "
               "interval below 0.",
               needs=("vision.fig6cd",))
-def expansion_factors(ctx, ds) -> Outcome:
-    f = ctx.frame("vision.fig6cd", ds)
+def expansion_factors(ctx, f) -> Outcome:
     t = f.pivot_table(index=["hidden", "seed"], columns=["alpha", "strategy"], values="test_accuracy", aggfunc="first")
     h0 = sorted(t.index.get_level_values("hidden").unique())[0]
     x = t.xs(h0, level="hidden")

@@ -22,14 +22,15 @@ COMPARABLE_MARGIN = 0.02
 
 def vision_claim(base_id: str, section: str, statement: str, paper_value, rule: str, *, needs: tuple[str, ...],
                  datasets=("digits", "clip"), note: str = ""):
-    """Register ``fn(ctx, dataset)`` as one claim per data set (ids ``base_id@dataset``)."""
+    """Register ``fn(ctx, frame)`` as one claim per data set (ids ``base_id@dataset``); ``frame`` is the
+    result rows of the first need on that data set (``ctx.frame(needs[0], dataset)``)."""
 
     def wrap(fn):
         for ds in datasets:
             extra = (" Offline stand-in: scikit-learn digits (8x8 pixels, 10 classes), not CIFAR-100; the verdict "
                      "is about the stand-in." if ds == "digits" else "")
             claim(f"{base_id}@{ds}", section, statement, paper_value, rule, needs=needs, data=DATA_OF[ds],
-                  note=(note + extra).strip())(lambda ctx, ds=ds: fn(ctx, ds))
+                  note=(note + extra).strip())(lambda ctx, ds=ds: fn(ctx, ctx.frame(needs[0], ds)))
         return fn
 
     return wrap

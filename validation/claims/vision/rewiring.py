@@ -36,8 +36,8 @@ def _rewire_frame(f: pd.DataFrame) -> pd.DataFrame:
               "0, and (b) that gain is larger at the smallest width than at the largest (paired per seed, 95% t "
               "interval of the difference above 0).",
               needs=("vision.dynamic",))
-def rewiring_gains(ctx, ds) -> Outcome:
-    t = _rewire_frame(ctx.frame("vision.dynamic", ds))
+def rewiring_gains(ctx, f) -> Outcome:
+    t = _rewire_frame(f)
     gain = (t["rewire"] - t["random"]).rename("gain")
     hs = sorted(gain.index.get_level_values("hidden").unique())
     g0, g1 = gain.xs(hs[0], level="hidden"), gain.xs(hs[-1], level="hidden")
@@ -64,8 +64,8 @@ PAPER_REWIRE_RI = {4: 0.53, 8: 0.14, 16: 0.030}
               "seed; 95% t interval over seeds) has a lower end above 0 and a mean within half the paper's gain of "
               "it, at the paper profile (rewiring hyper-parameters chosen per width by mean train accuracy).",
               needs=("vision.dynamic",), datasets=("clip",))
-def rewiring_values(ctx, ds) -> Outcome:
-    t = _rewire_frame(ctx.frame("vision.dynamic", ds))
+def rewiring_values(ctx, f) -> Outcome:
+    t = _rewire_frame(f)
     gain = t["rewire"] - t["random"]
     return _rewire_rule(ctx, gain, PAPER_REWIRE, "gain", "rewiring gains", scale_unit=("pts", 1))
 
@@ -78,8 +78,8 @@ def rewiring_values(ctx, ds) -> Outcome:
               "dense (per seed; 95% t interval over seeds) has a lower end above 0 and a mean within half the "
               "paper's value of it, at the paper profile.",
               needs=("vision.dynamic",), datasets=("clip",))
-def rewiring_ri(ctx, ds) -> Outcome:
-    t = _rewire_frame(ctx.frame("vision.dynamic", ds))
+def rewiring_ri(ctx, f) -> Outcome:
+    t = _rewire_frame(f)
     ri = t["rewire"] / t["dense"] - 1
     return _rewire_rule(ctx, ri, PAPER_REWIRE_RI, "RI", "rewiring relative improvements", scale_unit=("%", 0))
 

@@ -29,8 +29,7 @@ def _a3_ri(f: pd.DataFrame) -> pd.DataFrame:
               "95% t interval above 0, and (b) the per-seed slope of relative improvement on log2(hidden) has a "
               "95% t interval below 0.",
               needs=("vision.table_a3",))
-def a3_pattern(ctx, ds) -> Outcome:
-    f = ctx.frame("vision.table_a3", ds)
+def a3_pattern(ctx, f) -> Outcome:
     parts, text = {}, []
     for depth, g in f.groupby("depth"):
         L = int(depth) + 1
@@ -62,8 +61,8 @@ A3_COMPARED = ((5, 4), (5, 8), (7, 4), (7, 8), (9, 4), (9, 8))
               "seeds) has a lower end above 0 and a mean within half the paper's value of it; at the paper "
               "profile's schedule. The other six cells are shown.",
               needs=("vision.table_a3",), datasets=("clip",))
-def a3_values(ctx, ds) -> Outcome:
-    f = _a3_ri(ctx.frame("vision.table_a3", ds))
+def a3_values(ctx, f) -> Outcome:
+    f = _a3_ri(f)
     parts, cells = {}, []
     for L, row in PAPER_A3.items():
         for h, p in row.items():
@@ -99,8 +98,7 @@ PAPER_A4 = {6: (0.130, 0.139), 8: (0.238, 0.251), 10: (0.306, 0.319), 12: (0.381
               "Reproduced iff (a) the per-seed mean over widths of (random split - dense) has a 95% t interval above "
               "0, and (b) the per-seed slope of relative improvement on hidden has a 95% t interval below 0.",
               needs=("vision.table_a4",), datasets=("digits", "imagenet1k"))
-def a4_pattern(ctx, ds) -> Outcome:
-    f = ctx.frame("vision.table_a4", ds)
+def a4_pattern(ctx, f) -> Outcome:
     w = wide(f)
     ci = pooled(w, "random", "dense")
     r = f[f.strategy == "random"]
@@ -126,8 +124,7 @@ A4_COMPARED = (6, 8, 10)
               "lower end above 0 and a mean within half the paper's value of it; at the paper profile's "
               "schedule. Accuracies and the other widths are shown.",
               needs=("vision.table_a4",), datasets=("imagenet1k",))
-def a4_values(ctx, ds) -> Outcome:
-    f = ctx.frame("vision.table_a4", ds)
+def a4_values(ctx, f) -> Outcome:
     m = f.groupby(["hidden", "strategy"])["test_accuracy"].mean().unstack("strategy")
     parts, cells = {}, []
     for h, p in PAPER_A4_RI.items():
@@ -162,8 +159,7 @@ def a4_values(ctx, ds) -> Outcome:
               f"Equivalence: reproduced iff the per-seed mean over widths of (2:4 - random) test accuracy has a 95% t "
               f"interval inside (-{100 * COMPARABLE_MARGIN:g}, +{100 * COMPARABLE_MARGIN:g}) points.",
               needs=("vision.table_a5",))
-def a5_comparable(ctx, ds) -> Outcome:
-    f = ctx.frame("vision.table_a5", ds)
+def a5_comparable(ctx, f) -> Outcome:
     w = wide(f)
     ci = pooled(w, "two_four", "random")
     return equivalent(ci, COMPARABLE_MARGIN, what="2:4 - random").with_(
@@ -177,8 +173,7 @@ def a5_comparable(ctx, ds) -> Outcome:
               "Reproduced iff the per-seed mean over widths of (split - dense) has a 95% t interval above 0 for 2:4 "
               "and for random split.",
               needs=("vision.table_a5",))
-def a5_beat_dense(ctx, ds) -> Outcome:
-    f = ctx.frame("vision.table_a5", ds)
+def a5_beat_dense(ctx, f) -> Outcome:
     w = wide(f)
     a, b = pooled(w, "two_four", "dense"), pooled(w, "random", "dense")
     return all_of({"two_four": greater(a, what="2:4 - dense"), "random": greater(b, what="random - dense")}).with_(
@@ -201,8 +196,7 @@ PAPER_A5 = {"dense": 0.5389, "two_four": 0.1442, "random": 0.1489}
               f"above 0 and a mean within half the paper's value of it, at the paper profile's schedule. The dense "
               f"accuracy is shown, not judged.",
               needs=("vision.table_a5",), datasets=("clip",))
-def a5_values(ctx, ds) -> Outcome:
-    f = ctx.frame("vision.table_a5", ds)
+def a5_values(ctx, f) -> Outcome:
     g = f[f.hidden == A5_WIDTH]
     if g.empty:
         return Outcome(NOT_RUN, reason=f"no Table A5 runs at hidden {A5_WIDTH}")

@@ -15,8 +15,7 @@ from .common import COMPARABLE_MARGIN, FIG5_DATASETS, acc_table, pooled, pts, vi
               "Reproduced iff at each of the two smallest widths of the Figure 5 grid, the paired difference "
               "(split - dense) over seeds has a 95% t interval above 0, for random and for Gram split.",
               needs=("vision.fig5",), datasets=FIG5_DATASETS)
-def fpe_beats_dense(ctx, ds) -> Outcome:
-    f = ctx.frame("vision.fig5", ds)
+def fpe_beats_dense(ctx, f) -> Outcome:
     w = wide(f)
     widths = sorted(w.index.get_level_values("hidden").unique())[:2]
     parts, text = {}, []
@@ -36,8 +35,7 @@ def fpe_beats_dense(ctx, ds) -> Outcome:
               f"Equivalence: reproduced iff the per-seed mean over widths of (random - Gram) test accuracy has a "
               f"95% t interval inside (-{100 * COMPARABLE_MARGIN:g}, +{100 * COMPARABLE_MARGIN:g}) points.",
               needs=("vision.fig5",), datasets=FIG5_DATASETS)
-def random_vs_gram(ctx, ds) -> Outcome:
-    f = ctx.frame("vision.fig5", ds)
+def random_vs_gram(ctx, f) -> Outcome:
     w = wide(f)
     ci = pooled(w, "random", "gram")
     per = {int(h): float(100 * (w.xs(h, level="hidden")["random"] - w.xs(h, level="hidden")["gram"]).mean())
@@ -54,8 +52,7 @@ def random_vs_gram(ctx, ds) -> Outcome:
               "Reproduced iff the per-seed slope of the random split's relative improvement on log2(hidden) "
               "(Figure 5 grid) has a 95% t interval below 0.",
               needs=("vision.fig5",), datasets=FIG5_DATASETS)
-def gains_shrink(ctx, ds) -> Outcome:
-    f = ctx.frame("vision.fig5", ds)
+def gains_shrink(ctx, f) -> Outcome:
     g = f[f.strategy == "random"].assign(lw=lambda d: np.log2(d["hidden"]))
     ci = mean_ci(per_unit_slopes(g, "seed", "lw", "relative_improvement"))
     ri = g.groupby("hidden")["relative_improvement"].mean()
@@ -71,8 +68,7 @@ def gains_shrink(ctx, ds) -> Outcome:
               "Reproduced iff at every width of the Figure 5 grid the paired difference (Gram split - dense) over "
               "seeds has a 95% t interval above 0.",
               needs=("vision.fig5",), datasets=FIG5_DATASETS)
-def feature_beats_dense(ctx, ds) -> Outcome:
-    f = ctx.frame("vision.fig5", ds)
+def feature_beats_dense(ctx, f) -> Outcome:
     w = wide(f)
     parts, text = {}, []
     for h in sorted(w.index.get_level_values("hidden").unique()):
@@ -98,8 +94,7 @@ PAPER_DOUBLE_RI = 1.0
               "split's relative improvement over dense (per seed, then a 95% t interval over seeds) has a lower end "
               "above 0 and a mean within 50 RI points of 100%.",
               needs=("vision.fig5",), datasets=("digits", "clip"))
-def doubles_dense(ctx, ds) -> Outcome:
-    f = ctx.frame("vision.fig5", ds)
+def doubles_dense(ctx, f) -> Outcome:
     h0 = int(min(f["hidden"]))
     ri = f[(f.strategy == "gram") & (f.hidden == h0)]["relative_improvement"].to_numpy(float)
     rr = f[(f.strategy == "random") & (f.hidden == h0)]["relative_improvement"].to_numpy(float)
