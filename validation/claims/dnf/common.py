@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ...ledger import NotRun
-from ...stats import per_unit_slopes
+from ...ledger import NotRun, Outcome, all_of, greater, less
+from ...stats import mean_ci, per_unit_slopes
 
-__all__ = ["FPE", "ri_table", "plateau_slopes"]
+__all__ = ["FPE", "ri_table", "plateau_slopes", "slope_rule"]
 
 #: the split strategies compared with the dense model
 FPE = ("clause", "random")
@@ -27,3 +27,23 @@ def plateau_slopes(g: pd.DataFrame):
     if lo.size < 2 or lo.size != hi.size:
         raise NotRun("needs >= 2 seeds with clause counts on both sides of 16")
     return lo, hi
+
+
+def slope_rule(frame: pd.DataFrame, x: str, sign: int, *, y: str = "relative_improvement", transform=None, where=None,
+               what: str = "slope", too_few: str | None = None) -> tuple[Outcome, dict]:
+    """Trend rule per FPE strategy: the per-seed least-squares slopes of ``y`` on ``x`` (``transform``-ed;
+    rows kept by ``where``), a t interval over seeds, ``greater`` (``sign`` > 0) or ``less`` than 0;
+    ``all_of`` the strategies and ``{strategy: CI}``. NotRun (``too_few``) with fewer than 2 seeds."""
+    parts, info = {}, {}
+    for s in FPE:
+        g = frame[frame.strategy == s].copy()
+        if where is not None:
+            g = g[where(g)]
+        g["_x"] = transform(g[x]) if transform else g[x]
+        slopes = per_unit_slopes(g, "seed", "_x", y)
+        if slopes.size < 2:
+            raise NotRun(too_few or f"fewer than 2 seeds with >= 2 distinct {x} values")
+        ci = mean_ci(slopes)
+        parts[s] = greater(ci, what=f"{s} {what}") if sign > 0 else less(ci, what=f"{s} {what}")
+        info[s] = ci
+    return all_of(parts), info

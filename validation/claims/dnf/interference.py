@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 
 from ...ledger import NotRun, Outcome, all_of, claim, correlated, equivalent, greater, less
-from ...stats import cluster_bootstrap_corr, mean_ci, per_unit_slopes, slope_ci
-from .common import FPE
+from ...stats import cluster_bootstrap_corr, mean_ci, slope_ci
+from .common import FPE, slope_rule
 
 
 def _interference(ctx) -> pd.DataFrame:
@@ -23,9 +23,34 @@ def _interference(ctx) -> pd.DataFrame:
     g["fc_fold"] = g["feature_capacity"] / g["fc_dense"]
     g["cos_fold"] = g["mean_cosine"] / g["cos_dense"]
     g["cos_diff"] = g["mean_cosine"] - g["cos_dense"]
+    g["log_fc_fold"] = np.log(g["fc_fold"])
     g["from"] = np.where(g["n_clauses"].eq(8) & ~g["hidden"].eq(8), "fig3a", "fig3b")
     g.loc[g["n_clauses"].eq(8) & g["hidden"].eq(8), "from"] = "both"
     return g
+
+
+def _on_interference(fn):
+    """``fn(g)`` as a claim evaluation ``ctx -> Outcome``, with ``g = _interference(ctx)``."""
+    return lambda ctx: fn(_interference(ctx))
+
+
+def _config_rule(g: pd.DataFrame, col: str, rule, what: str, shown) -> tuple[Outcome, list[str], list[tuple]]:
+    """Per FPE strategy: ``rule`` (``greater`` / ``less`` than 0) on the t interval over configurations
+    of the per-configuration means (over seeds) of ``col``. Returns ``all_of`` the strategies, one text
+    per strategy (``shown(strategy, ci)``) and ``(strategy, configurations on the rule's side, all)``."""
+    parts, text, side = {}, [], []
+    for s in FPE:
+        per = g[g.strategy == s].groupby(["n_clauses", "hidden"])[col].mean()
+        ci = mean_ci(per.to_numpy())
+        parts[s] = rule(ci, what=f"{s} {what}")
+        text.append(shown(s, ci))
+        side.append((s, int(((per > 0) if rule is greater else (per < 0)).sum()), int(per.size)))
+    return all_of(parts), text, side
+
+
+def _per_config(g: pd.DataFrame, cols, digits: int) -> list[dict]:
+    """Means over seeds of ``cols`` per configuration and strategy, rounded, as records."""
+    return g.groupby(["n_clauses", "hidden", "strategy"])[cols].mean().round(digits).reset_index().to_dict("records")
 
 
 @claim("interference.capacity-up", "3.2 (Fig. 4a)",
@@ -34,18 +59,12 @@ def _interference(ctx) -> pd.DataFrame:
        "Reproduced iff, for clause and for random split, the mean over configurations (Figure 3a and 3b "
        "configurations, each averaged over seeds) of log(FC_FPE / FC_dense) has a 95% t interval above 0.",
        needs=("dnf.fig3a", "dnf.fig3b"), data="dnf")
-def capacity_up(ctx) -> Outcome:
-    g = _interference(ctx)
-    parts, text, tab = {}, [], []
-    for s in FPE:
-        per = g[g.strategy == s].assign(l=lambda d: np.log(d["fc_fold"])).groupby(["n_clauses", "hidden"])["l"].mean()
-        ci = mean_ci(per.to_numpy())
-        parts[s] = greater(ci, what=f"{s} mean log fold change")
-        text.append(f"{s} x{math.exp(ci.value):.2f} (95% CI x{math.exp(ci.low):.2f}-x{math.exp(ci.high):.2f})")
-        tab.append({"strategy": s, "configs": int(per.size), "configs_up": int((per > 0).sum())})
-    return all_of(parts).with_(our_value="; ".join(text),
-                               spread="; ".join(f"{t['strategy']}: up in {t['configs_up']}/{t['configs']} configs" for t in tab),
-                               details={"per_config": g.groupby(["n_clauses", "hidden", "strategy"])["fc_fold"].mean().round(3).reset_index().to_dict("records")})
+@_on_interference
+def capacity_up(g) -> Outcome:
+    out, text, side = _config_rule(g, "log_fc_fold", greater, "mean log fold change", lambda s, ci: (
+        f"{s} x{math.exp(ci.value):.2f} (95% CI x{math.exp(ci.low):.2f}-x{math.exp(ci.high):.2f})"))
+    return out.with_(our_value="; ".join(text), spread="; ".join(f"{s}: up in {k}/{n} configs" for s, k, n in side),
+                     details={"per_config": _per_config(g, "fc_fold", 3)})
 
 
 @claim("interference.cosine-down", "3.2 (Fig. 4b)",
@@ -55,24 +74,17 @@ def capacity_up(ctx) -> Outcome:
        "Reproduced iff, for clause and for random split, the mean over configurations (each averaged over "
        "seeds) of cos_FPE - cos_dense has a 95% t interval below 0.",
        needs=("dnf.fig3a", "dnf.fig3b"), data="dnf")
-def cosine_down(ctx) -> Outcome:
-    g = _interference(ctx)
-    parts, text, spread = {}, [], []
-    for s in FPE:
-        per = g[g.strategy == s].groupby(["n_clauses", "hidden"])["cos_diff"].mean()
-        ci = mean_ci(per.to_numpy())
-        parts[s] = less(ci, what=f"{s} cosine difference")
-        text.append(f"{s} {ci.fmt(1, 3)}")
-        spread.append(f"{s}: lower in {int((per < 0).sum())}/{per.size} configs")
-    return all_of(parts).with_(our_value="; ".join(text), spread="; ".join(spread),
-                               details={"per_config": g.groupby(["n_clauses", "hidden", "strategy"])[["cos_dense", "mean_cosine"]].mean().round(4).reset_index().to_dict("records")})
+@_on_interference
+def cosine_down(g) -> Outcome:
+    out, text, side = _config_rule(g, "cos_diff", less, "cosine difference", lambda s, ci: f"{s} {ci.fmt(1, 3)}")
+    return out.with_(our_value="; ".join(text), spread="; ".join(f"{s}: lower in {k}/{n} configs" for s, k, n in side),
+                     details={"per_config": _per_config(g, ["cos_dense", "mean_cosine"], 4)})
 
 
-def _regression(ctx, x: str, sign: int) -> Outcome:
+def _regression(g: pd.DataFrame, x: str, sign: int) -> Outcome:
     """Correlation of RI with ``x`` over per-(configuration, strategy) means (seeds averaged first),
     with a bootstrap that resamples whole configurations (its clause and random points share data
     and pre-training): seeds of one configuration are not independent units."""
-    g = _interference(ctx)
     m = g.groupby(["n_clauses", "hidden", "strategy"])[[x, "relative_improvement"]].mean().reset_index()
     m["config"] = m["n_clauses"].astype(str) + "x" + m["hidden"].astype(str)
     if m["config"].nunique() < 3:
@@ -99,8 +111,9 @@ _CORR_RULE = ("over the Figure 3a and 3b configurations (varying neurons at 8 cl
        "Reproduced iff Pearson r between relative improvement and the FC fold change " + _CORR_RULE +
        "above 0; the OLS slope is reported beside it.",
        needs=("dnf.fig3a", "dnf.fig3b"), data="dnf")
-def ri_vs_capacity(ctx) -> Outcome:
-    return _regression(ctx, "fc_fold", +1)
+@_on_interference
+def ri_vs_capacity(g) -> Outcome:
+    return _regression(g, "fc_fold", +1)
 
 
 @claim("interference.ri-vs-cosine", "3.2 (Fig. 4c)",
@@ -110,9 +123,9 @@ def ri_vs_capacity(ctx) -> Outcome:
        "below 0; the OLS slope is reported beside it. (The difference, not the paper's fold change: the dense "
        "mean cosine is near 0 and often negative, where a ratio is meaningless.)",
        needs=("dnf.fig3a", "dnf.fig3b"), data="dnf")
-def ri_vs_cosine(ctx) -> Outcome:
-    out = _regression(ctx, "cos_diff", -1)
-    g = _interference(ctx)
+@_on_interference
+def ri_vs_cosine(g) -> Outcome:
+    out = _regression(g, "cos_diff", -1)
     out.details["dense_cosine_negative"] = f"{int((g['cos_dense'] < 0).sum())}/{len(g)} runs"
     return out
 
@@ -127,8 +140,9 @@ def ri_vs_cosine(ctx) -> Outcome:
        "(|mean log(FC_FPE / FC_dense)| / 2, |mean (cos_FPE - cos_dense)| / 2, both splits): random and clause "
        "differ by less than half of what either does to the dense model.",
        needs=("dnf.fig3a", "dnf.fig3b"), data="dnf")
-def random_like_clause(ctx) -> Outcome:
-    g = _interference(ctx).assign(log_fc=lambda d: np.log(d["feature_capacity"]), log_fc_fold=lambda d: np.log(d["fc_fold"]))
+@_on_interference
+def random_like_clause(g) -> Outcome:
+    g = g.assign(log_fc=lambda d: np.log(d["feature_capacity"]))
     idx = ["n_clauses", "hidden", "seed"]
     parts, text, rows = {}, [], []
     for metric, eff_col, label in (("log_fc", "log_fc_fold", "log FC"), ("mean_cosine", "cos_diff", "cosine")):
@@ -153,19 +167,14 @@ def random_like_clause(ctx) -> Outcome:
        "Reproduced iff, for clause and for random split, the per-seed least-squares slope of log(FC_FPE / "
        "FC_dense) on log2(hidden) over the Figure 3a widths has a 95% t interval (over seeds) below 0.",
        needs=("dnf.fig3a", "dnf.fig3b"), data="dnf")
-def capacity_few_neurons(ctx) -> Outcome:
-    g = _interference(ctx)
-    g = g[g["from"].isin(("fig3a", "both"))].assign(lw=lambda d: np.log2(d["hidden"]), lf=lambda d: np.log(d["fc_fold"]))
-    parts, text = {}, []
-    for s in FPE:
-        slopes = per_unit_slopes(g[g.strategy == s], "seed", "lw", "lf")
-        if slopes.size < 2:
-            raise NotRun("fewer than 2 seeds with >= 2 hidden widths")
-        ci = mean_ci(slopes)
-        parts[s] = less(ci, what=f"{s} slope of log FC fold")
-        text.append(f"{s} {ci.fmt(1, 3)} log-fold per doubling")
+@_on_interference
+def capacity_few_neurons(g) -> Outcome:
+    g = g[g["from"].isin(("fig3a", "both"))]
+    out, info = slope_rule(g, "hidden", -1, y="log_fc_fold", transform=np.log2, what="slope of log FC fold",
+                           too_few="fewer than 2 seeds with >= 2 hidden widths")
+    text = [f"{s} {info[s].fmt(1, 3)} log-fold per doubling" for s in FPE]
     fold = g.groupby(["hidden", "strategy"])["fc_fold"].mean().unstack("strategy")
-    return all_of(parts).with_(
+    return out.with_(
         our_value="FC fold by width: " + "; ".join(f"h{int(h)} " + ", ".join(f"{s} x{r[s]:.2f}" for s in FPE)
                                                  for h, r in fold.iterrows()),
         spread="; ".join(text) + " (95% CI over seeds)")

@@ -4,27 +4,10 @@ clauses (3b), and the ordering over the clauses x neurons grid (3c)."""
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
-from ...ledger import NotRun, Outcome, all_of, claim, fraction_at_least, greater, less
-from ...stats import mean_ci, paired_diff, per_unit_slopes
-from .common import FPE, plateau_slopes, ri_table
-
-
-def _slope_rule(frame: pd.DataFrame, x: str, sign: int, *, transform=None, where=None) -> tuple[Outcome, dict]:
-    parts, info = {}, {}
-    for s in FPE:
-        g = frame[frame.strategy == s].copy()
-        if where is not None:
-            g = g[where(g)]
-        g["_x"] = transform(g[x]) if transform else g[x]
-        slopes = per_unit_slopes(g, "seed", "_x", "relative_improvement")
-        if slopes.size < 2:
-            raise NotRun(f"fewer than 2 seeds with >= 2 distinct {x} values")
-        ci = mean_ci(slopes)
-        parts[s] = greater(ci, what=f"{s} slope") if sign > 0 else less(ci, what=f"{s} slope")
-        info[s] = ci
-    return all_of(parts), info
+from ...ledger import Outcome, all_of, claim, fraction_at_least, less
+from ...stats import paired_diff
+from .common import FPE, plateau_slopes, ri_table, slope_rule
 
 
 @claim("sweep.neurons-gains-shrink", "3.2 (Fig. 3a)",
@@ -36,7 +19,7 @@ def _slope_rule(frame: pd.DataFrame, x: str, sign: int, *, transform=None, where
        needs=("dnf.fig3a",), data="dnf")
 def neurons_shrink(ctx) -> Outcome:
     f = ctx.frame("dnf.fig3a")
-    out, info = _slope_rule(f, "hidden", -1, transform=np.log2)
+    out, info = slope_rule(f, "hidden", -1, transform=np.log2)
     return out.with_(our_value="; ".join(f"{s}: {info[s].value * 100:+.2f} pts per doubling" for s in FPE),
                      spread="; ".join(f"{s} {info[s].fmt(100, 2)}" for s in FPE) + f" (95% CI, n={info['random'].n} seeds)",
                      details={"relative_improvement": ri_table(f, "hidden")})
@@ -51,7 +34,7 @@ def neurons_shrink(ctx) -> Outcome:
        needs=("dnf.fig3b",), data="dnf")
 def clauses_rise(ctx) -> Outcome:
     f = ctx.frame("dnf.fig3b")
-    out, info = _slope_rule(f, "n_clauses", +1, where=lambda g: g["n_clauses"] <= 16)
+    out, info = slope_rule(f, "n_clauses", +1, where=lambda g: g["n_clauses"] <= 16)
     return out.with_(our_value="; ".join(f"{s}: {info[s].value * 100:+.2f} pts per clause" for s in FPE),
                      spread="; ".join(f"{s} {info[s].fmt(100, 2)}" for s in FPE) + " (95% CI over seeds)",
                      details={"relative_improvement": ri_table(f, "n_clauses")})

@@ -8,7 +8,7 @@ import pandas as pd
 
 from ...ledger import Outcome, all_of, greater, less
 from ...stats import mean_ci, paired_diff, per_unit_slopes
-from .common import acc_table, pts, vision_claim, wide
+from .common import acc_table, pooled, pts, vision_claim, wide
 
 
 @vision_claim("vision.dense-match-1.2x", "3.4 (Fig. 6a)",
@@ -47,10 +47,8 @@ def _timing(f: pd.DataFrame) -> pd.DataFrame:
               "random split after the latest) has a 95% t interval above 0.",
               needs=("vision.fig6b",))
 def early_vs_late(ctx, f) -> Outcome:
-    t = _timing(f)
     times = sorted(f["pretrain_epochs"].unique())
-    d = (t[(times[0], "random")] - t[(times[-1], "random")]).groupby(level="seed").mean()
-    ci = mean_ci(d.to_numpy())
+    ci = pooled(_timing(f), (times[0], "random"), (times[-1], "random"))
     return greater(ci, what="early - late").with_(
         our_value=f"early ({times[0]} ep) - late ({times[-1]} ep): {pts(ci)}",
         spread=f"95% CI over {ci.n} seeds, pooled over widths",
@@ -64,10 +62,8 @@ def early_vs_late(ctx, f) -> Outcome:
               "trained the same total epochs) has a 95% t interval above 0.",
               needs=("vision.fig6b",))
 def late_vs_dense(ctx, f) -> Outcome:
-    t = _timing(f)
     late = sorted(f["pretrain_epochs"].unique())[-1]
-    d = (t[(late, "random")] - t[(late, "dense")]).groupby(level="seed").mean()
-    ci = mean_ci(d.to_numpy())
+    ci = pooled(_timing(f), (late, "random"), (late, "dense"))
     return greater(ci, what="late split - dense").with_(
         our_value=f"late split ({late} ep) - dense: {pts(ci)}", spread=f"95% CI over {ci.n} seeds, pooled over widths",
         details={"accuracy_pct": acc_table(f, ("pretrain_epochs", "hidden"))})

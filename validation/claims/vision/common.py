@@ -6,10 +6,10 @@ from __future__ import annotations
 import pandas as pd
 
 from ...ledger import NOT_RUN, Outcome, claim
-from ...stats import mean_ci
+from ...stats import mean_ci, paired_diff
 
-__all__ = ["DATA_OF", "FIG5_DATASETS", "COMPARABLE_MARGIN", "vision_claim", "wide", "pooled", "pts", "acc_table",
-           "not_paper_profile"]
+__all__ = ["DATA_OF", "FIG5_DATASETS", "COMPARABLE_MARGIN", "vision_claim", "wide", "widths_of", "width_diffs",
+           "pooled", "pts", "acc_table", "not_paper_profile"]
 
 DATA_OF = {"digits": "vision", "clip": "embeddings", "imagenet1k": "imagenet1k", "fashionmnist": "fashionmnist",
            "imagenet100": "imagenet100"}
@@ -21,16 +21,18 @@ COMPARABLE_MARGIN = 0.02
 
 
 def vision_claim(base_id: str, section: str, statement: str, paper_value, rule: str, *, needs: tuple[str, ...],
-                 datasets=("digits", "clip"), note: str = ""):
+                 datasets=("digits", "clip"), note: str = "", prepare=None):
     """Register ``fn(ctx, frame)`` as one claim per data set (ids ``base_id@dataset``); ``frame`` is the
-    result rows of the first need on that data set (``ctx.frame(needs[0], dataset)``)."""
+    result rows of the first need on that data set (``ctx.frame(needs[0], dataset)``), passed through
+    ``prepare`` when given."""
+    prepare = prepare or (lambda f: f)
 
     def wrap(fn):
         for ds in datasets:
             extra = (" Offline stand-in: scikit-learn digits (8x8 pixels, 10 classes), not CIFAR-100; the verdict "
                      "is about the stand-in." if ds == "digits" else "")
             claim(f"{base_id}@{ds}", section, statement, paper_value, rule, needs=needs, data=DATA_OF[ds],
-                  note=(note + extra).strip())(lambda ctx, ds=ds: fn(ctx, ctx.frame(needs[0], ds)))
+                  note=(note + extra).strip())(lambda ctx, ds=ds: fn(ctx, prepare(ctx.frame(needs[0], ds))))
         return fn
 
     return wrap
@@ -45,6 +47,17 @@ def pooled(w: pd.DataFrame, a: str, b: str):
     """Per seed: mean over widths of (a - b); returns the paired t interval over seeds."""
     d = (w[a] - w[b]).groupby(level="seed").mean()
     return mean_ci(d.to_numpy())
+
+
+def widths_of(w: pd.DataFrame) -> list:
+    """The hidden widths of a table indexed by (hidden, seed), ascending."""
+    return sorted(w.index.get_level_values("hidden").unique())
+
+
+def width_diffs(w: pd.DataFrame, a: str, b: str, widths=None) -> dict:
+    """``{hidden: paired_diff(a, b) over seeds}`` at each of ``widths`` (default: every width of ``w``)."""
+    return {h: paired_diff(w.xs(h, level="hidden")[a], w.xs(h, level="hidden")[b])
+            for h in (widths_of(w) if widths is None else widths)}
 
 
 def pts(ci, digits: int = 1) -> str:

@@ -35,9 +35,8 @@ def _rewire_frame(f: pd.DataFrame) -> pd.DataFrame:
               "Reproduced iff (a) at the smallest width (rewired - one-shot random) has a paired 95% t interval above "
               "0, and (b) that gain is larger at the smallest width than at the largest (paired per seed, 95% t "
               "interval of the difference above 0).",
-              needs=("vision.dynamic",))
-def rewiring_gains(ctx, f) -> Outcome:
-    t = _rewire_frame(f)
+              needs=("vision.dynamic",), prepare=_rewire_frame)
+def rewiring_gains(ctx, t) -> Outcome:
     gain = (t["rewire"] - t["random"]).rename("gain")
     hs = sorted(gain.index.get_level_values("hidden").unique())
     g0, g1 = gain.xs(hs[0], level="hidden"), gain.xs(hs[-1], level="hidden")
@@ -63,11 +62,9 @@ PAPER_REWIRE_RI = {4: 0.53, 8: 0.14, 16: 0.030}
               "Gain rule at each of hidden 4, 8, 16: reproduced iff the paired gain (rewired - one-shot random, per "
               "seed; 95% t interval over seeds) has a lower end above 0 and a mean within half the paper's gain of "
               "it, at the paper profile (rewiring hyper-parameters chosen per width by mean train accuracy).",
-              needs=("vision.dynamic",), datasets=("clip",))
-def rewiring_values(ctx, f) -> Outcome:
-    t = _rewire_frame(f)
-    gain = t["rewire"] - t["random"]
-    return _rewire_rule(ctx, gain, PAPER_REWIRE, "gain", "rewiring gains", scale_unit=("pts", 1))
+              needs=("vision.dynamic",), datasets=("clip",), prepare=_rewire_frame)
+def rewiring_values(ctx, t) -> Outcome:
+    return _rewire_rule(ctx, t["rewire"] - t["random"], PAPER_REWIRE, "gain", "rewiring gains", scale_unit=("pts", 1))
 
 
 @vision_claim("rewiring.relative-improvements", "A.7",
@@ -77,11 +74,9 @@ def rewiring_values(ctx, f) -> Outcome:
               "Gain rule at each of hidden 4, 8, 16: reproduced iff the rewired model's relative improvement over "
               "dense (per seed; 95% t interval over seeds) has a lower end above 0 and a mean within half the "
               "paper's value of it, at the paper profile.",
-              needs=("vision.dynamic",), datasets=("clip",))
-def rewiring_ri(ctx, f) -> Outcome:
-    t = _rewire_frame(f)
-    ri = t["rewire"] / t["dense"] - 1
-    return _rewire_rule(ctx, ri, PAPER_REWIRE_RI, "RI", "rewiring relative improvements", scale_unit=("%", 0))
+              needs=("vision.dynamic",), datasets=("clip",), prepare=_rewire_frame)
+def rewiring_ri(ctx, t) -> Outcome:
+    return _rewire_rule(ctx, t["rewire"] / t["dense"] - 1, PAPER_REWIRE_RI, "RI", "rewiring relative improvements", scale_unit=("%", 0))
 
 
 def _rewire_rule(ctx, per_seed: pd.Series, paper: dict, what: str, label: str, *, scale_unit) -> Outcome:

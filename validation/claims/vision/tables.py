@@ -99,8 +99,7 @@ PAPER_A4 = {6: (0.130, 0.139), 8: (0.238, 0.251), 10: (0.306, 0.319), 12: (0.381
               "0, and (b) the per-seed slope of relative improvement on hidden has a 95% t interval below 0.",
               needs=("vision.table_a4",), datasets=("digits", "imagenet1k"))
 def a4_pattern(ctx, f) -> Outcome:
-    w = wide(f)
-    ci = pooled(w, "random", "dense")
+    ci = pooled(wide(f), "random", "dense")
     r = f[f.strategy == "random"]
     sl = mean_ci(per_unit_slopes(r, "seed", "hidden", "relative_improvement"))
     ri = r.groupby("hidden")["relative_improvement"].mean()
@@ -160,8 +159,7 @@ def a4_values(ctx, f) -> Outcome:
               f"interval inside (-{100 * COMPARABLE_MARGIN:g}, +{100 * COMPARABLE_MARGIN:g}) points.",
               needs=("vision.table_a5",))
 def a5_comparable(ctx, f) -> Outcome:
-    w = wide(f)
-    ci = pooled(w, "two_four", "random")
+    ci = pooled(wide(f), "two_four", "random")
     return equivalent(ci, COMPARABLE_MARGIN, what="2:4 - random").with_(
         our_value=f"2:4 - random {pts(ci)} pooled over widths", spread=f"95% CI over {ci.n} seeds",
         details={"accuracy_pct": acc_table(f)})

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from ...ledger import Outcome, all_of, equivalent, greater, less, matches_gain
-from ...stats import mean_ci, paired_diff, per_unit_slopes
-from .common import COMPARABLE_MARGIN, FIG5_DATASETS, acc_table, pooled, pts, vision_claim, wide
+from ...stats import mean_ci, per_unit_slopes
+from .common import COMPARABLE_MARGIN, FIG5_DATASETS, acc_table, pooled, pts, vision_claim, wide, width_diffs, widths_of
 
 
 @vision_claim("vision.fpe-beats-dense-small", "3.3 (Fig. 5)",
@@ -17,12 +17,12 @@ from .common import COMPARABLE_MARGIN, FIG5_DATASETS, acc_table, pooled, pts, vi
               needs=("vision.fig5",), datasets=FIG5_DATASETS)
 def fpe_beats_dense(ctx, f) -> Outcome:
     w = wide(f)
-    widths = sorted(w.index.get_level_values("hidden").unique())[:2]
+    smallest = widths_of(w)[:2]
+    diffs = {s: width_diffs(w, s, "dense", smallest) for s in ("random", "gram")}
     parts, text = {}, []
-    for h in widths:
-        x = w.xs(h, level="hidden")
+    for h in smallest:
         for s in ("random", "gram"):
-            ci = paired_diff(x[s], x["dense"])
+            ci = diffs[s][h]
             parts[f"{s}@{h}"] = greater(ci, what=f"{s} - dense at hidden {h}")
             text.append(f"h{h} {s} {pts(ci)}")
     return all_of(parts).with_(our_value="; ".join(text[:2]) + " ...", spread="; ".join(text) + " (95% CI over seeds)",
@@ -39,7 +39,7 @@ def random_vs_gram(ctx, f) -> Outcome:
     w = wide(f)
     ci = pooled(w, "random", "gram")
     per = {int(h): float(100 * (w.xs(h, level="hidden")["random"] - w.xs(h, level="hidden")["gram"]).mean())
-           for h in sorted(w.index.get_level_values("hidden").unique())}
+           for h in widths_of(w)}
     return equivalent(ci, COMPARABLE_MARGIN, what="random - Gram").with_(
         our_value=f"random - Gram {pts(ci)} pooled over widths",
         spread="per width (pts): " + ", ".join(f"h{h} {v:+.1f}" for h, v in per.items()),
@@ -69,11 +69,8 @@ def gains_shrink(ctx, f) -> Outcome:
               "seeds has a 95% t interval above 0.",
               needs=("vision.fig5",), datasets=FIG5_DATASETS)
 def feature_beats_dense(ctx, f) -> Outcome:
-    w = wide(f)
     parts, text = {}, []
-    for h in sorted(w.index.get_level_values("hidden").unique()):
-        x = w.xs(h, level="hidden")
-        ci = paired_diff(x["gram"], x["dense"])
+    for h, ci in width_diffs(wide(f), "gram", "dense").items():
         parts[f"gram@{h}"] = greater(ci, what=f"Gram - dense at hidden {h}")
         text.append(f"h{h} {pts(ci)}")
     n_ok = sum(p.verdict == "reproduced" for p in parts.values())
