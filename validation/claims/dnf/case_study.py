@@ -6,8 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ...ledger import NOT_RUN, Outcome, all_of, claim, greater, within
+from ...ledger import NOT_RUN, Outcome, all_of, greater, within
 from ...stats import mean_ci, paired_diff
+from .common import dnf_claim
 
 PAPER_CASE = {"dense": 0.787, "clause": 0.994, "random": 0.887}
 #: tolerance of the absolute case-study rows (percentage points), fixed in advance
@@ -37,8 +38,7 @@ def _mean_sd(values) -> str:
 
 
 def _case_absolute(strategy: str):
-    def evaluate(ctx) -> Outcome:
-        f = ctx.frame("dnf.case_study")
+    def evaluate(ctx, f) -> Outcome:
         acc = f.loc[f.strategy == strategy, "test_accuracy"].to_numpy(float)
         ci = mean_ci(acc)
         sched = _schedule(f)
@@ -59,20 +59,20 @@ _ABS_RULE = ("Absolute value: reproduced iff our mean test accuracy over the 5 s
              "on our documented defaults; the ordering is judged separately (case-study.ordering).")
 
 for _s, _label in (("dense", "dense 8-neuron model"), ("clause", "clause-split model"), ("random", "random-split model")):
-    claim(f"case-study.{_s}-accuracy", "3.1",
-          f"Case study (8 clauses x 4 literals, 8 hidden, alpha 2): the {_label} reaches "
-          f"{_pct(PAPER_CASE[_s])} test accuracy.",
-          _pct(PAPER_CASE[_s]), _ABS_RULE, needs=("dnf.case_study",), data="dnf")(_case_absolute(_s))
+    dnf_claim(f"case-study.{_s}-accuracy", "3.1",
+              f"Case study (8 clauses x 4 literals, 8 hidden, alpha 2): the {_label} reaches "
+              f"{_pct(PAPER_CASE[_s])} test accuracy.",
+              _pct(PAPER_CASE[_s]), _ABS_RULE, needs=("dnf.case_study",))(_case_absolute(_s))
 
 
-@claim("case-study.ordering", "3.1",
-       "Case study: clause split > random split > dense in test accuracy.",
-       "99.4% > 88.7% > 78.7%",
-       "Reproduced iff both paired differences over seeds (clause - random, random - dense) have 95% t "
-       "intervals above 0.",
-       needs=("dnf.case_study",), data="dnf")
-def case_ordering(ctx) -> Outcome:
-    w = _wide(ctx.frame("dnf.case_study"), "test_accuracy")
+@dnf_claim("case-study.ordering", "3.1",
+           "Case study: clause split > random split > dense in test accuracy.",
+           "99.4% > 88.7% > 78.7%",
+           "Reproduced iff both paired differences over seeds (clause - random, random - dense) have 95% t "
+           "intervals above 0.",
+           needs=("dnf.case_study",))
+def case_ordering(ctx, f) -> Outcome:
+    w = _wide(f, "test_accuracy")
     d1 = paired_diff(w["clause"], w["random"])
     d2 = paired_diff(w["random"], w["dense"])
     out = all_of({"clause-random": greater(d1, what="clause - random"), "random-dense": greater(d2, what="random - dense")})

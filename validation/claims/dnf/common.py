@@ -4,13 +4,31 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ...ledger import NotRun, Outcome, all_of, greater, less
+from ...ledger import PAPER_CLAIM, NotRun, Outcome, all_of, claim, greater, less
 from ...stats import mean_ci, per_unit_slopes
 
-__all__ = ["FPE", "ri_table", "plateau_slopes", "slope_rule"]
+__all__ = ["FPE", "dnf_claim", "ri_table", "plateau_slopes", "slope_rule"]
 
 #: the split strategies compared with the dense model
 FPE = ("clause", "random")
+
+
+def dnf_claim(id: str, section: str, statement: str, paper_value, rule: str, *, needs: tuple[str, ...],
+              category: str = PAPER_CLAIM, note: str = "", prepare=None):
+    """Register ``fn(ctx, frame)`` as a claim on the trained DNF networks (``claim(..., data="dnf")``):
+    ``frame`` is the result rows of ``needs`` (``ctx.frame``; concatenated in order when several),
+    passed through ``prepare`` when given."""
+
+    def rows(ctx) -> pd.DataFrame:
+        frames = [ctx.frame(n) for n in needs]
+        return frames[0] if len(frames) == 1 else pd.concat(frames)
+
+    def wrap(fn):
+        claim(id, section, statement, paper_value, rule, needs=needs, data="dnf", note=note, category=category)(
+            lambda ctx: fn(ctx, prepare(rows(ctx)) if prepare else rows(ctx)))
+        return fn
+
+    return wrap
 
 
 def ri_table(frame: pd.DataFrame, by: str) -> list[dict]:

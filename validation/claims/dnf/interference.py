@@ -8,14 +8,15 @@ import math
 import numpy as np
 import pandas as pd
 
-from ...ledger import NotRun, Outcome, all_of, claim, correlated, equivalent, greater, less
+from ...ledger import NotRun, Outcome, all_of, correlated, equivalent, greater, less
 from ...stats import cluster_bootstrap_corr, mean_ci, slope_ci
-from .common import FPE, slope_rule
+from .common import FPE, dnf_claim, slope_rule
 
 
-def _interference(ctx) -> pd.DataFrame:
-    """fig3a + fig3b configs (Figure 4), one row per (config, seed, FPE strategy) with fold changes."""
-    f = pd.concat([ctx.frame("dnf.fig3a"), ctx.frame("dnf.fig3b")]).drop_duplicates(["key", "strategy"])
+def _interference(rows: pd.DataFrame) -> pd.DataFrame:
+    """fig3a + fig3b configs (Figure 4; ``rows``: both figures' rows, the shared case study twice), one row
+    per (config, seed, FPE strategy) with fold changes."""
+    f = rows.drop_duplicates(["key", "strategy"])
     base = f[f.strategy == "dense"].set_index("key")
     g = f[f.strategy.isin(FPE)].copy()
     g["fc_dense"] = base.loc[g["key"], "feature_capacity"].to_numpy()
@@ -29,9 +30,9 @@ def _interference(ctx) -> pd.DataFrame:
     return g
 
 
-def _on_interference(fn):
-    """``fn(g)`` as a claim evaluation ``ctx -> Outcome``, with ``g = _interference(ctx)``."""
-    return lambda ctx: fn(_interference(ctx))
+def _figure4_claim(id: str, section: str, statement: str, paper_value, rule: str):
+    """A Figure 4 claim: ``fn(ctx, g)`` with ``g`` the interference table of the Figure 3a and 3b runs."""
+    return dnf_claim(id, section, statement, paper_value, rule, needs=("dnf.fig3a", "dnf.fig3b"), prepare=_interference)
 
 
 def _config_rule(g: pd.DataFrame, col: str, rule, what: str, shown) -> tuple[Outcome, list[str], list[tuple]]:
@@ -53,29 +54,25 @@ def _per_config(g: pd.DataFrame, cols, digits: int) -> list[dict]:
     return g.groupby(["n_clauses", "hidden", "strategy"])[cols].mean().round(digits).reset_index().to_dict("records")
 
 
-@claim("interference.capacity-up", "3.2 (Fig. 4a)",
-       "FPE increases feature capacity over the dense model (clause and random split).",
-       "FC fold change > 1 (Fig. 4a, Table A1)",
-       "Reproduced iff, for clause and for random split, the mean over configurations (Figure 3a and 3b "
-       "configurations, each averaged over seeds) of log(FC_FPE / FC_dense) has a 95% t interval above 0.",
-       needs=("dnf.fig3a", "dnf.fig3b"), data="dnf")
-@_on_interference
-def capacity_up(g) -> Outcome:
+@_figure4_claim("interference.capacity-up", "3.2 (Fig. 4a)",
+                "FPE increases feature capacity over the dense model (clause and random split).",
+                "FC fold change > 1 (Fig. 4a, Table A1)",
+                "Reproduced iff, for clause and for random split, the mean over configurations (Figure 3a and 3b "
+                "configurations, each averaged over seeds) of log(FC_FPE / FC_dense) has a 95% t interval above 0.")
+def capacity_up(ctx, g) -> Outcome:
     out, text, side = _config_rule(g, "log_fc_fold", greater, "mean log fold change", lambda s, ci: (
         f"{s} x{math.exp(ci.value):.2f} (95% CI x{math.exp(ci.low):.2f}-x{math.exp(ci.high):.2f})"))
     return out.with_(our_value="; ".join(text), spread="; ".join(f"{s}: up in {k}/{n} configs" for s, k, n in side),
                      details={"per_config": _per_config(g, "fc_fold", 3)})
 
 
-@claim("interference.cosine-down", "3.2 (Fig. 4b)",
-       "FPE lowers the mean cosine similarity of first-layer neuron weight vectors (better orthogonality), "
-       "\"for all but one setting\".",
-       "lower cosine similarity than dense (Fig. 4b, Table A2)",
-       "Reproduced iff, for clause and for random split, the mean over configurations (each averaged over "
-       "seeds) of cos_FPE - cos_dense has a 95% t interval below 0.",
-       needs=("dnf.fig3a", "dnf.fig3b"), data="dnf")
-@_on_interference
-def cosine_down(g) -> Outcome:
+@_figure4_claim("interference.cosine-down", "3.2 (Fig. 4b)",
+                "FPE lowers the mean cosine similarity of first-layer neuron weight vectors (better orthogonality), "
+                "\"for all but one setting\".",
+                "lower cosine similarity than dense (Fig. 4b, Table A2)",
+                "Reproduced iff, for clause and for random split, the mean over configurations (each averaged over "
+                "seeds) of cos_FPE - cos_dense has a 95% t interval below 0.")
+def cosine_down(ctx, g) -> Outcome:
     out, text, side = _config_rule(g, "cos_diff", less, "cosine difference", lambda s, ci: f"{s} {ci.fmt(1, 3)}")
     return out.with_(our_value="; ".join(text), spread="; ".join(f"{s}: lower in {k}/{n} configs" for s, k, n in side),
                      details={"per_config": _per_config(g, ["cos_dense", "mean_cosine"], 4)})
@@ -105,43 +102,37 @@ _CORR_RULE = ("over the Figure 3a and 3b configurations (varying neurons at 8 cl
               "bootstrap interval (resampling configurations, 10,000 resamples, seed 0) ")
 
 
-@claim("interference.ri-vs-capacity", "3.2 (Fig. 4c)",
-       "Relative improvement correlates positively with the feature-capacity fold change.",
-       "strong positive correlation (r not given in the extracted text)",
-       "Reproduced iff Pearson r between relative improvement and the FC fold change " + _CORR_RULE +
-       "above 0; the OLS slope is reported beside it.",
-       needs=("dnf.fig3a", "dnf.fig3b"), data="dnf")
-@_on_interference
-def ri_vs_capacity(g) -> Outcome:
+@_figure4_claim("interference.ri-vs-capacity", "3.2 (Fig. 4c)",
+                "Relative improvement correlates positively with the feature-capacity fold change.",
+                "strong positive correlation (r not given in the extracted text)",
+                "Reproduced iff Pearson r between relative improvement and the FC fold change " + _CORR_RULE +
+                "above 0; the OLS slope is reported beside it.")
+def ri_vs_capacity(ctx, g) -> Outcome:
     return _regression(g, "fc_fold", +1)
 
 
-@claim("interference.ri-vs-cosine", "3.2 (Fig. 4c)",
-       "Relative improvement correlates negatively with the change in mean cosine similarity.",
-       "strong negative correlation (r not given in the extracted text)",
-       "Reproduced iff Pearson r between relative improvement and the cosine change cos_FPE - cos_dense " + _CORR_RULE +
-       "below 0; the OLS slope is reported beside it. (The difference, not the paper's fold change: the dense "
-       "mean cosine is near 0 and often negative, where a ratio is meaningless.)",
-       needs=("dnf.fig3a", "dnf.fig3b"), data="dnf")
-@_on_interference
-def ri_vs_cosine(g) -> Outcome:
+@_figure4_claim("interference.ri-vs-cosine", "3.2 (Fig. 4c)",
+                "Relative improvement correlates negatively with the change in mean cosine similarity.",
+                "strong negative correlation (r not given in the extracted text)",
+                "Reproduced iff Pearson r between relative improvement and the cosine change cos_FPE - cos_dense " + _CORR_RULE +
+                "below 0; the OLS slope is reported beside it. (The difference, not the paper's fold change: the dense "
+                "mean cosine is near 0 and often negative, where a ratio is meaningless.)")
+def ri_vs_cosine(ctx, g) -> Outcome:
     out = _regression(g, "cos_diff", -1)
     out.details["dense_cosine_negative"] = f"{int((g['cos_dense'] < 0).sum())}/{len(g)} runs"
     return out
 
 
-@claim("interference.random-like-clause", "3.2 (Fig. 4)",
-       "Across both interference metrics (feature capacity, mean cosine similarity), random splitting performs "
-       "similarly to clause splitting.",
-       "random ~ clause split on FC and cosine (Fig. 4)",
-       "Equivalence over configurations (Figure 3a and 3b, each the mean over seeds of the paired per-seed "
-       "difference): reproduced iff the 95% t interval of log(FC_random / FC_clause) lies inside +-m_FC and that "
-       "of cos_random - cos_clause inside +-m_cos, where each margin is half the mean FPE effect on that metric "
-       "(|mean log(FC_FPE / FC_dense)| / 2, |mean (cos_FPE - cos_dense)| / 2, both splits): random and clause "
-       "differ by less than half of what either does to the dense model.",
-       needs=("dnf.fig3a", "dnf.fig3b"), data="dnf")
-@_on_interference
-def random_like_clause(g) -> Outcome:
+@_figure4_claim("interference.random-like-clause", "3.2 (Fig. 4)",
+                "Across both interference metrics (feature capacity, mean cosine similarity), random splitting performs "
+                "similarly to clause splitting.",
+                "random ~ clause split on FC and cosine (Fig. 4)",
+                "Equivalence over configurations (Figure 3a and 3b, each the mean over seeds of the paired per-seed "
+                "difference): reproduced iff the 95% t interval of log(FC_random / FC_clause) lies inside +-m_FC and that "
+                "of cos_random - cos_clause inside +-m_cos, where each margin is half the mean FPE effect on that metric "
+                "(|mean log(FC_FPE / FC_dense)| / 2, |mean (cos_FPE - cos_dense)| / 2, both splits): random and clause "
+                "differ by less than half of what either does to the dense model.")
+def random_like_clause(ctx, g) -> Outcome:
     g = g.assign(log_fc=lambda d: np.log(d["feature_capacity"]))
     idx = ["n_clauses", "hidden", "seed"]
     parts, text, rows = {}, [], []
@@ -160,15 +151,13 @@ def random_like_clause(g) -> Outcome:
                                details={"per_config": rows})
 
 
-@claim("interference.capacity-gains-few-neurons", "3.2 (Fig. 3a, 4a)",
-       "The feature-capacity gain of FPE is largest with few neurons (more superposition), shrinking as neurons "
-       "are added (8 clauses).",
-       "capacity gains largest at few neurons",
-       "Reproduced iff, for clause and for random split, the per-seed least-squares slope of log(FC_FPE / "
-       "FC_dense) on log2(hidden) over the Figure 3a widths has a 95% t interval (over seeds) below 0.",
-       needs=("dnf.fig3a", "dnf.fig3b"), data="dnf")
-@_on_interference
-def capacity_few_neurons(g) -> Outcome:
+@_figure4_claim("interference.capacity-gains-few-neurons", "3.2 (Fig. 3a, 4a)",
+                "The feature-capacity gain of FPE is largest with few neurons (more superposition), shrinking as neurons "
+                "are added (8 clauses).",
+                "capacity gains largest at few neurons",
+                "Reproduced iff, for clause and for random split, the per-seed least-squares slope of log(FC_FPE / "
+                "FC_dense) on log2(hidden) over the Figure 3a widths has a 95% t interval (over seeds) below 0.")
+def capacity_few_neurons(ctx, g) -> Outcome:
     g = g[g["from"].isin(("fig3a", "both"))]
     out, info = slope_rule(g, "hidden", -1, y="log_fc_fold", transform=np.log2, what="slope of log FC fold",
                            too_few="fewer than 2 seeds with >= 2 hidden widths")

@@ -8,18 +8,18 @@ import math
 import numpy as np
 import pandas as pd
 
-from ...ledger import CONSISTENCY, FINDING, Outcome, claim, correlated, fraction_at_least
+from ...ledger import CONSISTENCY, FINDING, Outcome, correlated, fraction_at_least
 from ...stats import spearman_ci
-from .common import FPE
+from .common import FPE, dnf_claim
 
 
 FAMILY = 0.001  # family-wise false-alarm probability of the agreement rows (Bonferroni)
 
 
-def _coverage_rows(ctx, stage: str) -> tuple[pd.DataFrame, int]:
+def _coverage_rows(f: pd.DataFrame, stage: str) -> tuple[pd.DataFrame, int]:
+    """The coverage table of the ``stage`` rows of ``f`` at the Bonferroni level, and the number of groups."""
     from fpe_empirical.coverage import coverage_table
 
-    f = ctx.frame("dnf.coverage")
     f = f[f.stage == stage]
     groups = f.groupby(["n_clauses", "clause_size", "hidden", "alpha", "strategy"]).ngroups
     level = 1 - FAMILY / (3 * groups)
@@ -31,19 +31,18 @@ _COV_COLS = ["n_clauses", "hidden", "replicates", "seeds", "covered_fraction_mea
              "collisions_mean", "collisions_theory", "collisions_agrees", "pruned_w1_mean"]
 
 
-@claim("networks.partition-before-pruning", "A.5 vs networks (toolkit check)",
-       "The random split as built (hidden layer 1 of trained DNF networks, before re-sparsification) follows "
-       "the partition model: measured clause coverage, P(all covered) and collisions equal the closed forms.",
-       "(closed forms; the paper's analysis assumes this)",
-       f"Reproduced iff every closed form lies inside its Bonferroni-corrected interval (family false-alarm "
-       f"probability {FAMILY}) over all replicate splits of the case-study and Figure 3a/3b networks. Intervals "
-       f"follow fpe_theory's Monte Carlo rules: Clopper-Pearson for P(all covered); for the covered fraction "
-       f"Student t with >= 100 events, else exact Clopper-Pearson on the rotating-clause indicator; for "
-       f"collisions Student t with >= 100 events, else the exact Poisson (Garwood) interval.",
-       needs=("dnf.coverage",), data="dnf", category=CONSISTENCY)
-def partition_pre(ctx) -> Outcome:
-    t, groups = _coverage_rows(ctx, "pre_prune")
-    return _agreement(t, groups)
+@dnf_claim("networks.partition-before-pruning", "A.5 vs networks (toolkit check)",
+           "The random split as built (hidden layer 1 of trained DNF networks, before re-sparsification) follows "
+           "the partition model: measured clause coverage, P(all covered) and collisions equal the closed forms.",
+           "(closed forms; the paper's analysis assumes this)",
+           f"Reproduced iff every closed form lies inside its Bonferroni-corrected interval (family false-alarm "
+           f"probability {FAMILY}) over all replicate splits of the case-study and Figure 3a/3b networks. Intervals "
+           f"follow fpe_theory's Monte Carlo rules: Clopper-Pearson for P(all covered); for the covered fraction "
+           f"Student t with >= 100 events, else exact Clopper-Pearson on the rotating-clause indicator; for "
+           f"collisions Student t with >= 100 events, else the exact Poisson (Garwood) interval.",
+           needs=("dnf.coverage",), category=CONSISTENCY)
+def partition_pre(ctx, f) -> Outcome:
+    return _agreement(*_coverage_rows(f, "pre_prune"))
 
 
 def _agreement(t: pd.DataFrame, groups: int) -> Outcome:
@@ -63,20 +62,20 @@ def _agreement(t: pd.DataFrame, groups: int) -> Outcome:
         details={"table": t[[c for c in _COV_COLS if c in t]].round(5).to_dict("records")})
 
 
-@claim("networks.after-pruning", "A.5 vs networks (beyond the paper)",
-       "The A.5 closed forms (which ignore re-sparsification) still describe the networks as actually built, "
-       "after the smallest-magnitude weights of W1' and W2' are pruned back to the dense non-zero count.",
-       "(implicit in 2.5 / A.5: the analysis is applied to the trained FPE networks)",
-       f"Reproduced iff every closed form lies inside its Bonferroni-corrected interval (family false-alarm "
-       f"probability {FAMILY}) over the post-pruning masks of the same replicate splits (intervals as in "
-       f"networks.partition-before-pruning, with the conservative bracket instead of the rotating clause: "
-       f"after pruning clauses are not exchangeable); the drift (measured - closed form) is the finding "
-       f"either way.",
-       needs=("dnf.coverage",), data="dnf", category=FINDING)
-def after_pruning(ctx) -> Outcome:
-    t, groups = _coverage_rows(ctx, "post_prune")
+@dnf_claim("networks.after-pruning", "A.5 vs networks (beyond the paper)",
+           "The A.5 closed forms (which ignore re-sparsification) still describe the networks as actually built, "
+           "after the smallest-magnitude weights of W1' and W2' are pruned back to the dense non-zero count.",
+           "(implicit in 2.5 / A.5: the analysis is applied to the trained FPE networks)",
+           f"Reproduced iff every closed form lies inside its Bonferroni-corrected interval (family false-alarm "
+           f"probability {FAMILY}) over the post-pruning masks of the same replicate splits (intervals as in "
+           f"networks.partition-before-pruning, with the conservative bracket instead of the rotating clause: "
+           f"after pruning clauses are not exchangeable); the drift (measured - closed form) is the finding "
+           f"either way.",
+           needs=("dnf.coverage",), category=FINDING)
+def after_pruning(ctx, f) -> Outcome:
+    t, groups = _coverage_rows(f, "post_prune")
     out = _agreement(t, groups)
-    pre, _ = _coverage_rows(ctx, "pre_prune")
+    pre, _ = _coverage_rows(f, "pre_prune")
     m = t.merge(pre, on=["n_clauses", "hidden"], suffixes=("", "_pre"))
     m["lost_coverage"] = m["covered_fraction_mean_pre"] - m["covered_fraction_mean"]
     m["lost_collisions"] = m["collisions_mean_pre"] - m["collisions_mean"]
@@ -118,10 +117,11 @@ def _case_study_as_built(ctx) -> list[dict]:
     return rows
 
 
-def _benefit_table(ctx) -> pd.DataFrame:
+def _benefit_table(f: pd.DataFrame) -> pd.DataFrame:
+    """Per configuration of the Figure 3c rows ``f``: the closed-form collision reduction and load
+    beside the mean relative improvement of each split."""
     from fpe_empirical.coverage import theory_values
 
-    f = ctx.frame("dnf.fig3c")
     m = f[f.strategy.isin(FPE)].groupby(["n_clauses", "clause_size", "hidden", "alpha", "strategy"])["relative_improvement"].mean()
     m = m.unstack("strategy").reset_index()
     rows = []
@@ -141,8 +141,8 @@ def _log_reduction(dense: float, fpe: float) -> float:
     return math.inf if fpe <= 0 else math.log(dense / fpe)
 
 
-def _benefit(ctx, x: str) -> Outcome:
-    t = _benefit_table(ctx)
+def _benefit(f: pd.DataFrame, x: str) -> Outcome:
+    t = _benefit_table(f)
     if np.isinf(t[x]).any():  # no collision possible: the largest reduction; only ranks enter Spearman's rho
         finite = t.loc[np.isfinite(t[x]), x]
         t[x] = t[x].replace(np.inf, (finite.max() if len(finite) else 0.0) + 1.0)
@@ -155,30 +155,30 @@ def _benefit(ctx, x: str) -> Outcome:
                      details={"per_config": t.round(5).to_dict("records")})
 
 
-@claim("networks.benefit-vs-collision-reduction", "3.2 / A.5 vs networks",
-       "The benefit of FPE grows with interference: across the DNF grid, configurations where the random split "
-       "removes a larger share of the expected collisions (log(E_dense / E_FPE), exact closed forms of the "
-       "balanced split) gain more.",
-       "\"the benefits of FPE grow with increasing interference\"",
-       "Reproduced iff Spearman rho between log(E_dense / E_FPE) and the mean relative improvement of the random "
-       "split (one point per configuration of the clauses x neurons grid, each the mean over seeds) has a 95% "
-       "bootstrap interval (resampling configurations) above 0. A relative measure: E_dense - E_FPE grows with "
-       "N C(C,2) whatever the split does. Where no collision is possible (2k > n/alpha) the reduction is "
-       "complete and ranks above every other.",
-       needs=("dnf.fig3c",), data="dnf",
-       note="With k and alpha fixed, log(E_dense / E_FPE) = -log(alpha q2) depends on the clause count only "
-            "(falling as C grows, towards (2k - 1) log alpha); under the paper's literal model it is that constant "
-            "everywhere, so across the grid this row asks whether RI falls with C.")
-def benefit_vs_collisions(ctx) -> Outcome:
-    return _benefit(ctx, "log_collision_reduction")
+@dnf_claim("networks.benefit-vs-collision-reduction", "3.2 / A.5 vs networks",
+           "The benefit of FPE grows with interference: across the DNF grid, configurations where the random split "
+           "removes a larger share of the expected collisions (log(E_dense / E_FPE), exact closed forms of the "
+           "balanced split) gain more.",
+           "\"the benefits of FPE grow with increasing interference\"",
+           "Reproduced iff Spearman rho between log(E_dense / E_FPE) and the mean relative improvement of the random "
+           "split (one point per configuration of the clauses x neurons grid, each the mean over seeds) has a 95% "
+           "bootstrap interval (resampling configurations) above 0. A relative measure: E_dense - E_FPE grows with "
+           "N C(C,2) whatever the split does. Where no collision is possible (2k > n/alpha) the reduction is "
+           "complete and ranks above every other.",
+           needs=("dnf.fig3c",),
+           note="With k and alpha fixed, log(E_dense / E_FPE) = -log(alpha q2) depends on the clause count only "
+                "(falling as C grows, towards (2k - 1) log alpha); under the paper's literal model it is that constant "
+                "everywhere, so across the grid this row asks whether RI falls with C.")
+def benefit_vs_collisions(ctx, f) -> Outcome:
+    return _benefit(f, "log_collision_reduction")
 
 
-@claim("networks.benefit-vs-polysemantic-load", "3.2 / abstract",
-       "When polysemantic load (clauses per dense neuron, C / N) is high, the accuracy improvements of FPE "
-       "are the largest.",
-       "\"when polysemantic load is high, accuracy improvements are the largest\"",
-       "Reproduced iff Spearman rho between C / N and the mean relative improvement of the random split "
-       "(one point per configuration of the clauses x neurons grid) has a 95% bootstrap interval above 0.",
-       needs=("dnf.fig3c",), data="dnf")
-def benefit_vs_load(ctx) -> Outcome:
-    return _benefit(ctx, "polysemantic_load")
+@dnf_claim("networks.benefit-vs-polysemantic-load", "3.2 / abstract",
+           "When polysemantic load (clauses per dense neuron, C / N) is high, the accuracy improvements of FPE "
+           "are the largest.",
+           "\"when polysemantic load is high, accuracy improvements are the largest\"",
+           "Reproduced iff Spearman rho between C / N and the mean relative improvement of the random split "
+           "(one point per configuration of the clauses x neurons grid) has a 95% bootstrap interval above 0.",
+           needs=("dnf.fig3c",))
+def benefit_vs_load(ctx, f) -> Outcome:
+    return _benefit(f, "polysemantic_load")
