@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import pandas as pd
 
 from ...ledger import PAPER_CLAIM, NotRun, Outcome, all_of, claim, greater, less
 from ...stats import mean_ci, per_unit_slopes
 
-__all__ = ["FPE", "dnf_claim", "ri_table", "plateau_slopes", "slope_rule"]
+__all__ = ["FPE", "dnf_claim", "case_study_claim", "fig3a_claim", "fig3b_claim", "fig3c_claim",
+           "coverage_claim", "ri_table", "plateau_slopes", "slope_rule"]
 
 #: the split strategies compared with the dense model
 FPE = ("clause", "random")
@@ -29,6 +32,15 @@ def dnf_claim(id: str, section: str, statement: str, paper_value, rule: str, *, 
         return fn
 
     return wrap
+
+
+def _runs_claim(need: str):
+    return partial(dnf_claim, needs=(need,))
+
+
+#: ``dnf_claim`` for the claims on one experiment's runs, its need named once
+case_study_claim, fig3a_claim, fig3b_claim, fig3c_claim, coverage_claim = (
+    _runs_claim(f"dnf.{n}") for n in ("case_study", "fig3a", "fig3b", "fig3c", "coverage"))
 
 
 def ri_table(frame: pd.DataFrame, by: str) -> list[dict]:

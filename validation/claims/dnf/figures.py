@@ -10,21 +10,20 @@ import pandas as pd
 
 from ...ledger import NotRun, Outcome, all_of, greater, less
 from ...stats import mean_ci, paired_diff
-from .common import FPE, dnf_claim, plateau_slopes, ri_table
+from .common import FPE, case_study_claim, fig3c_claim, plateau_slopes, ri_table
 
 
 #: Figure 3c: the widths whose gains the paper says plateau ("models with 8, 12, and 16 neurons")
 PLATEAU_WIDTHS = (8, 12, 16)
 
 
-@dnf_claim("sweep.fig3c-plateau", "3.2 (Fig. 3c)",
-           "In the clauses x neurons grid, the gains of FPE plateau at high clause counts for models with 8, 12 and "
-           "16 neurons.",
-           "plateau in RI for 8, 12, 16 neurons (Fig. 3c)",
-           "Reproduced iff, for clause and for random split, the per-seed change of slope of relative improvement on "
-           "the clause count (slope over clause counts >= 15 minus slope over clause counts <= 16), averaged over "
-           "the grid's widths among 8, 12, 16, has a 95% t interval (over seeds) below 0.",
-           needs=("dnf.fig3c",))
+@fig3c_claim("sweep.fig3c-plateau", "3.2 (Fig. 3c)",
+             "In the clauses x neurons grid, the gains of FPE plateau at high clause counts for models with 8, 12 and "
+             "16 neurons.",
+             "plateau in RI for 8, 12, 16 neurons (Fig. 3c)",
+             "Reproduced iff, for clause and for random split, the per-seed change of slope of relative improvement on "
+             "the clause count (slope over clause counts >= 15 minus slope over clause counts <= 16), averaged over "
+             "the grid's widths among 8, 12, 16, has a 95% t interval (over seeds) below 0.")
 def fig3c_plateau(ctx, f) -> Outcome:
     widths = [h for h in PLATEAU_WIDTHS if h in set(f["hidden"])]
     if not widths:
@@ -59,15 +58,14 @@ def _block_share(model, clauses) -> float:
     return float(G[block & off].sum() / G[off].sum())
 
 
-@dnf_claim("case-study.block-diagonality", "3.1 (Fig. 2, A1)",
-           "After the clause split the first-layer Gram matrix W1^T W1 is more strongly block-diagonal (clause "
-           "blocks) than the dense model's; the random split's shows weaker block structure.",
-           "\"more strongly block-diagonal\" (Fig. 2; no number given)",
-           "Reproduced iff the share of off-diagonal |W1^T W1| mass inside the clause blocks is larger for the clause "
-           "split than for the dense model: the paired per-seed difference over the case-study networks has a 95% t "
-           "interval above 0. The random split's share and the share a structureless matrix has (block pairs / all "
-           "pairs) are shown beside it.",
-           needs=("dnf.case_study",))
+@case_study_claim("case-study.block-diagonality", "3.1 (Fig. 2, A1)",
+                  "After the clause split the first-layer Gram matrix W1^T W1 is more strongly block-diagonal (clause "
+                  "blocks) than the dense model's; the random split's shows weaker block structure.",
+                  "\"more strongly block-diagonal\" (Fig. 2; no number given)",
+                  "Reproduced iff the share of off-diagonal |W1^T W1| mass inside the clause blocks is larger for the clause "
+                  "split than for the dense model: the paired per-seed difference over the case-study networks has a 95% t "
+                  "interval above 0. The random split's share and the share a structureless matrix has (block pairs / all "
+                  "pairs) are shown beside it.")
 def block_diagonality(ctx, f) -> Outcome:
     from ...needs import saved_case_study
 

@@ -10,7 +10,7 @@ import pandas as pd
 
 from ...ledger import CONSISTENCY, FINDING, Outcome, correlated, fraction_at_least
 from ...stats import spearman_ci
-from .common import FPE, dnf_claim
+from .common import FPE, coverage_claim, fig3c_claim
 
 
 FAMILY = 0.001  # family-wise false-alarm probability of the agreement rows (Bonferroni)
@@ -26,21 +26,24 @@ def _coverage_rows(f: pd.DataFrame, stage: str) -> tuple[pd.DataFrame, int]:
     return coverage_table(f, level=level), groups
 
 
+#: how both agreement rows' rules begin (what the intervals are over follows)
+_AGREEMENT_RULE = (f"Reproduced iff every closed form lies inside its Bonferroni-corrected interval (family false-alarm "
+                   f"probability {FAMILY}) over ")
+
 _COV_COLS = ["n_clauses", "hidden", "replicates", "seeds", "covered_fraction_mean", "covered_fraction_theory",
              "covered_fraction_agrees", "p_all_covered_mean", "p_all_covered_theory", "p_all_covered_agrees",
              "collisions_mean", "collisions_theory", "collisions_agrees", "pruned_w1_mean"]
 
 
-@dnf_claim("networks.partition-before-pruning", "A.5 vs networks (toolkit check)",
-           "The random split as built (hidden layer 1 of trained DNF networks, before re-sparsification) follows "
-           "the partition model: measured clause coverage, P(all covered) and collisions equal the closed forms.",
-           "(closed forms; the paper's analysis assumes this)",
-           f"Reproduced iff every closed form lies inside its Bonferroni-corrected interval (family false-alarm "
-           f"probability {FAMILY}) over all replicate splits of the case-study and Figure 3a/3b networks. Intervals "
-           f"follow fpe_theory's Monte Carlo rules: Clopper-Pearson for P(all covered); for the covered fraction "
-           f"Student t with >= 100 events, else exact Clopper-Pearson on the rotating-clause indicator; for "
-           f"collisions Student t with >= 100 events, else the exact Poisson (Garwood) interval.",
-           needs=("dnf.coverage",), category=CONSISTENCY)
+@coverage_claim("networks.partition-before-pruning", "A.5 vs networks (toolkit check)",
+                "The random split as built (hidden layer 1 of trained DNF networks, before re-sparsification) follows "
+                "the partition model: measured clause coverage, P(all covered) and collisions equal the closed forms.",
+                "(closed forms; the paper's analysis assumes this)",
+                _AGREEMENT_RULE + "all replicate splits of the case-study and Figure 3a/3b networks. Intervals follow "
+                "fpe_theory's Monte Carlo rules: Clopper-Pearson for P(all covered); for the covered fraction Student t "
+                "with >= 100 events, else exact Clopper-Pearson on the rotating-clause indicator; for collisions "
+                "Student t with >= 100 events, else the exact Poisson (Garwood) interval.",
+                category=CONSISTENCY)
 def partition_pre(ctx, f) -> Outcome:
     return _agreement(*_coverage_rows(f, "pre_prune"))
 
@@ -62,16 +65,14 @@ def _agreement(t: pd.DataFrame, groups: int) -> Outcome:
         details={"table": t[[c for c in _COV_COLS if c in t]].round(5).to_dict("records")})
 
 
-@dnf_claim("networks.after-pruning", "A.5 vs networks (beyond the paper)",
-           "The A.5 closed forms (which ignore re-sparsification) still describe the networks as actually built, "
-           "after the smallest-magnitude weights of W1' and W2' are pruned back to the dense non-zero count.",
-           "(implicit in 2.5 / A.5: the analysis is applied to the trained FPE networks)",
-           f"Reproduced iff every closed form lies inside its Bonferroni-corrected interval (family false-alarm "
-           f"probability {FAMILY}) over the post-pruning masks of the same replicate splits (intervals as in "
-           f"networks.partition-before-pruning, with the conservative bracket instead of the rotating clause: "
-           f"after pruning clauses are not exchangeable); the drift (measured - closed form) is the finding "
-           f"either way.",
-           needs=("dnf.coverage",), category=FINDING)
+@coverage_claim("networks.after-pruning", "A.5 vs networks (beyond the paper)",
+                "The A.5 closed forms (which ignore re-sparsification) still describe the networks as actually built, "
+                "after the smallest-magnitude weights of W1' and W2' are pruned back to the dense non-zero count.",
+                "(implicit in 2.5 / A.5: the analysis is applied to the trained FPE networks)",
+                _AGREEMENT_RULE + "the post-pruning masks of the same replicate splits (intervals as in networks."
+                "partition-before-pruning, with the conservative bracket instead of the rotating clause: after pruning "
+                "clauses are not exchangeable); the drift (measured - closed form) is the finding either way.",
+                category=FINDING)
 def after_pruning(ctx, f) -> Outcome:
     t, groups = _coverage_rows(f, "post_prune")
     out = _agreement(t, groups)
@@ -155,30 +156,28 @@ def _benefit(f: pd.DataFrame, x: str) -> Outcome:
                      details={"per_config": t.round(5).to_dict("records")})
 
 
-@dnf_claim("networks.benefit-vs-collision-reduction", "3.2 / A.5 vs networks",
-           "The benefit of FPE grows with interference: across the DNF grid, configurations where the random split "
-           "removes a larger share of the expected collisions (log(E_dense / E_FPE), exact closed forms of the "
-           "balanced split) gain more.",
-           "\"the benefits of FPE grow with increasing interference\"",
-           "Reproduced iff Spearman rho between log(E_dense / E_FPE) and the mean relative improvement of the random "
-           "split (one point per configuration of the clauses x neurons grid, each the mean over seeds) has a 95% "
-           "bootstrap interval (resampling configurations) above 0. A relative measure: E_dense - E_FPE grows with "
-           "N C(C,2) whatever the split does. Where no collision is possible (2k > n/alpha) the reduction is "
-           "complete and ranks above every other.",
-           needs=("dnf.fig3c",),
-           note="With k and alpha fixed, log(E_dense / E_FPE) = -log(alpha q2) depends on the clause count only "
-                "(falling as C grows, towards (2k - 1) log alpha); under the paper's literal model it is that constant "
-                "everywhere, so across the grid this row asks whether RI falls with C.")
+@fig3c_claim("networks.benefit-vs-collision-reduction", "3.2 / A.5 vs networks",
+             "The benefit of FPE grows with interference: across the DNF grid, configurations where the random split "
+             "removes a larger share of the expected collisions (log(E_dense / E_FPE), exact closed forms of the "
+             "balanced split) gain more.",
+             "\"the benefits of FPE grow with increasing interference\"",
+             "Reproduced iff Spearman rho between log(E_dense / E_FPE) and the mean relative improvement of the random "
+             "split (one point per configuration of the clauses x neurons grid, each the mean over seeds) has a 95% "
+             "bootstrap interval (resampling configurations) above 0. A relative measure: E_dense - E_FPE grows with "
+             "N C(C,2) whatever the split does. Where no collision is possible (2k > n/alpha) the reduction is "
+             "complete and ranks above every other.",
+             note="With k and alpha fixed, log(E_dense / E_FPE) = -log(alpha q2) depends on the clause count only "
+                  "(falling as C grows, towards (2k - 1) log alpha); under the paper's literal model it is that constant "
+                  "everywhere, so across the grid this row asks whether RI falls with C.")
 def benefit_vs_collisions(ctx, f) -> Outcome:
     return _benefit(f, "log_collision_reduction")
 
 
-@dnf_claim("networks.benefit-vs-polysemantic-load", "3.2 / abstract",
-           "When polysemantic load (clauses per dense neuron, C / N) is high, the accuracy improvements of FPE "
-           "are the largest.",
-           "\"when polysemantic load is high, accuracy improvements are the largest\"",
-           "Reproduced iff Spearman rho between C / N and the mean relative improvement of the random split "
-           "(one point per configuration of the clauses x neurons grid) has a 95% bootstrap interval above 0.",
-           needs=("dnf.fig3c",))
+@fig3c_claim("networks.benefit-vs-polysemantic-load", "3.2 / abstract",
+             "When polysemantic load (clauses per dense neuron, C / N) is high, the accuracy improvements of FPE "
+             "are the largest.",
+             "\"when polysemantic load is high, accuracy improvements are the largest\"",
+             "Reproduced iff Spearman rho between C / N and the mean relative improvement of the random split "
+             "(one point per configuration of the clauses x neurons grid) has a 95% bootstrap interval above 0.")
 def benefit_vs_load(ctx, f) -> Outcome:
     return _benefit(f, "polysemantic_load")

@@ -8,7 +8,10 @@ import pandas as pd
 
 from ...ledger import Outcome, all_of, greater, less
 from ...stats import mean_ci, paired_diff, per_unit_slopes
-from .common import acc_table, pooled, pts, vision_claim, wide
+from .common import acc_table, figure_claim, pooled, pts, vision_claim, wide
+
+_fig6b = figure_claim(("vision.fig6b",))
+_fig6cd = figure_claim(("vision.fig6cd",))
 
 
 @vision_claim("vision.dense-match-1.2x", "3.4 (Fig. 6a)",
@@ -40,12 +43,11 @@ def _timing(f: pd.DataFrame) -> pd.DataFrame:
                          aggfunc="first")
 
 
-@vision_claim("vision.early-split-beats-late", "3.4 (Fig. 6b)",
-              "Splitting earlier in training gives higher final accuracy than splitting later (same total epochs).",
-              "early > late split",
-              "Reproduced iff the per-seed mean over widths of (random split after the earliest pre-training - "
-              "random split after the latest) has a 95% t interval above 0.",
-              needs=("vision.fig6b",))
+@_fig6b("vision.early-split-beats-late", "3.4 (Fig. 6b)",
+        "Splitting earlier in training gives higher final accuracy than splitting later (same total epochs).",
+        "early > late split",
+        "Reproduced iff the per-seed mean over widths of (random split after the earliest pre-training - "
+        "random split after the latest) has a 95% t interval above 0.")
 def early_vs_late(ctx, f) -> Outcome:
     times = sorted(f["pretrain_epochs"].unique())
     ci = pooled(_timing(f), (times[0], "random"), (times[-1], "random"))
@@ -55,12 +57,11 @@ def early_vs_late(ctx, f) -> Outcome:
         details={"accuracy_pct": acc_table(f, ("pretrain_epochs", "hidden"))})
 
 
-@vision_claim("vision.late-split-beats-dense", "3.4 (Fig. 6b)",
-              "Even the latest split outperforms the dense baseline given the same amount of training.",
-              "late split > dense",
-              "Reproduced iff the per-seed mean over widths of (random split after the latest pre-training - dense "
-              "trained the same total epochs) has a 95% t interval above 0.",
-              needs=("vision.fig6b",))
+@_fig6b("vision.late-split-beats-dense", "3.4 (Fig. 6b)",
+        "Even the latest split outperforms the dense baseline given the same amount of training.",
+        "late split > dense",
+        "Reproduced iff the per-seed mean over widths of (random split after the latest pre-training - dense "
+        "trained the same total epochs) has a 95% t interval above 0.")
 def late_vs_dense(ctx, f) -> Outcome:
     late = sorted(f["pretrain_epochs"].unique())[-1]
     ci = pooled(_timing(f), (late, "random"), (late, "dense"))
@@ -69,13 +70,12 @@ def late_vs_dense(ctx, f) -> Outcome:
         details={"accuracy_pct": acc_table(f, ("pretrain_epochs", "hidden"))})
 
 
-@vision_claim("vision.cosine-lower", "3.4 (Fig. 6c)",
-              "Random-split FPE with alpha 2 and alpha 4 has lower mean cosine similarity between first-layer "
-              "neurons than the dense baseline, across the range of widths.",
-              "lower cosine similarity, alpha 2 and 4",
-              "Reproduced iff for alpha 2 and alpha 4 at every width of the Figure 6c grid, the paired difference "
-              "(split - dense) in mean cosine similarity has a 95% t interval below 0.",
-              needs=("vision.fig6cd",))
+@_fig6cd("vision.cosine-lower", "3.4 (Fig. 6c)",
+         "Random-split FPE with alpha 2 and alpha 4 has lower mean cosine similarity between first-layer "
+         "neurons than the dense baseline, across the range of widths.",
+         "lower cosine similarity, alpha 2 and 4",
+         "Reproduced iff for alpha 2 and alpha 4 at every width of the Figure 6c grid, the paired difference "
+         "(split - dense) in mean cosine similarity has a 95% t interval below 0.")
 def cosine_lower(ctx, f) -> Outcome:
     parts, rows = {}, []
     for a, g in f.groupby("alpha"):
@@ -106,14 +106,13 @@ def cosine_lower(ctx, f) -> Outcome:
                      details={"cells": rows})
 
 
-@vision_claim("vision.expansion-factors", "3.4 (Fig. 6d)",
-              "All expansion factors (alpha 2, 4) give gains when the base model is small; the differences "
-              "between them diminish as width increases.",
-              "gains for alpha 2 and 4 at small width; |alpha4 - alpha2| shrinks",
-              "Reproduced iff (a) at the smallest width, (split - dense) has a 95% t interval above 0 for alpha 2 and "
-              "for alpha 4, and (b) the per-seed slope of |acc(alpha 4) - acc(alpha 2)| on log2(hidden) has a 95% t "
-              "interval below 0.",
-              needs=("vision.fig6cd",))
+@_fig6cd("vision.expansion-factors", "3.4 (Fig. 6d)",
+         "All expansion factors (alpha 2, 4) give gains when the base model is small; the differences "
+         "between them diminish as width increases.",
+         "gains for alpha 2 and 4 at small width; |alpha4 - alpha2| shrinks",
+         "Reproduced iff (a) at the smallest width, (split - dense) has a 95% t interval above 0 for alpha 2 and "
+         "for alpha 4, and (b) the per-seed slope of |acc(alpha 4) - acc(alpha 2)| on log2(hidden) has a 95% t "
+         "interval below 0.")
 def expansion_factors(ctx, f) -> Outcome:
     t = f.pivot_table(index=["hidden", "seed"], columns=["alpha", "strategy"], values="test_accuracy", aggfunc="first")
     h0 = sorted(t.index.get_level_values("hidden").unique())[0]

@@ -3,13 +3,15 @@ per-seed tables and intervals, and the paper-profile gate of the rows with absol
 
 from __future__ import annotations
 
+from functools import partial
+
 import pandas as pd
 
-from ...ledger import NOT_RUN, Outcome, claim
+from ...ledger import NOT_RUN, Outcome, all_of, claim
 from ...stats import mean_ci, paired_diff
 
-__all__ = ["DATA_OF", "FIG5_DATASETS", "COMPARABLE_MARGIN", "vision_claim", "wide", "widths_of", "width_diffs",
-           "pooled", "pts", "acc_table", "not_paper_profile"]
+__all__ = ["DATA_OF", "FIG5_DATASETS", "COMPARABLE_MARGIN", "vision_claim", "figure_claim", "wide", "widths_of", "width_diffs",
+           "pooled", "pts", "acc_table", "paper_verdict"]
 
 DATA_OF = {"digits": "vision", "clip": "embeddings", "imagenet1k": "imagenet1k", "fashionmnist": "fashionmnist",
            "imagenet100": "imagenet100"}
@@ -36,6 +38,12 @@ def vision_claim(base_id: str, section: str, statement: str, paper_value, rule: 
         return fn
 
     return wrap
+
+
+def figure_claim(needs: tuple[str, ...], datasets=("digits", "clip"), prepare=None):
+    """``vision_claim`` for the claims of one figure or table, their ``needs``, ``datasets`` and ``prepare``
+    named once: ``figure_claim(...)(base_id, section, statement, paper_value, rule)`` (keywords override)."""
+    return partial(vision_claim, needs=needs, datasets=datasets, prepare=prepare)
 
 
 def wide(f: pd.DataFrame, value: str = "test_accuracy", index=("hidden", "seed")) -> pd.DataFrame:
@@ -73,9 +81,12 @@ def acc_table(f: pd.DataFrame, by=("hidden",)) -> list[dict]:
     return t.round(2).to_dict("records")
 
 
-def not_paper_profile(ctx, what: str, shown: dict) -> Outcome | None:
-    """A "not run" outcome (numbers still shown) unless this is the paper profile."""
+def paper_verdict(ctx, what: str, parts: dict, shown: dict, missing: str = "") -> Outcome:
+    """The verdict of a row with the paper's absolute numbers, its numbers ``shown`` either way: "not run"
+    with the reason ``missing`` when given, or unless this is the paper profile; else ``all_of(parts)``."""
+    if missing:
+        return Outcome(NOT_RUN, reason=missing, **shown)
     if ctx.profile != "paper":
         return Outcome(NOT_RUN, reason=f"{what}: absolute numbers are only compared at the paper profile's schedule "
                                        f"(--profile paper); the numbers shown are the {ctx.profile} profile's", **shown)
-    return None
+    return all_of(parts).with_(**shown)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ...ledger import NOT_RUN, Outcome, all_of, greater, matches_gain
+from ...ledger import Outcome, all_of, greater, matches_gain
 from ...stats import mean_ci, paired_diff
-from .common import not_paper_profile, pts, vision_claim
+from .common import figure_claim, paper_verdict, pts, vision_claim
 
 
 PAPER_REWIRE = {4: 0.045, 8: 0.019, 16: 0.005}
@@ -27,6 +27,10 @@ def _rewire_frame(f: pd.DataFrame) -> pd.DataFrame:
     rw = pd.concat(chosen)
     one["rewire"] = rw.set_index(["hidden", "seed"])["test_accuracy"]
     return one.dropna()
+
+
+#: the rewiring rows with the paper's numbers (CIFAR-100 CLIP embeddings only)
+_clip_rewiring = figure_claim(("vision.dynamic",), ("clip",), _rewire_frame)
 
 
 @vision_claim("rewiring.gains", "A.7",
@@ -55,26 +59,24 @@ def rewiring_gains(ctx, t) -> Outcome:
 PAPER_REWIRE_RI = {4: 0.53, 8: 0.14, 16: 0.030}
 
 
-@vision_claim("rewiring.values", "A.7",
-              "Dynamic rewiring gains on CIFAR-100 CLIP embeddings: +4.5, +1.9, +0.5 points over one-shot random FPE "
-              "at 4, 8, 16 neurons (ten trials, tuned rewiring).",
-              "+4.5 / +1.9 / +0.5 points",
-              "Gain rule at each of hidden 4, 8, 16: reproduced iff the paired gain (rewired - one-shot random, per "
-              "seed; 95% t interval over seeds) has a lower end above 0 and a mean within half the paper's gain of "
-              "it, at the paper profile (rewiring hyper-parameters chosen per width by mean train accuracy).",
-              needs=("vision.dynamic",), datasets=("clip",), prepare=_rewire_frame)
+@_clip_rewiring("rewiring.values", "A.7",
+                "Dynamic rewiring gains on CIFAR-100 CLIP embeddings: +4.5, +1.9, +0.5 points over one-shot random FPE "
+                "at 4, 8, 16 neurons (ten trials, tuned rewiring).",
+                "+4.5 / +1.9 / +0.5 points",
+                "Gain rule at each of hidden 4, 8, 16: reproduced iff the paired gain (rewired - one-shot random, per "
+                "seed; 95% t interval over seeds) has a lower end above 0 and a mean within half the paper's gain of "
+                "it, at the paper profile (rewiring hyper-parameters chosen per width by mean train accuracy).")
 def rewiring_values(ctx, t) -> Outcome:
     return _rewire_rule(ctx, t["rewire"] - t["random"], PAPER_REWIRE, "gain", "rewiring gains", scale_unit=("pts", 1))
 
 
-@vision_claim("rewiring.relative-improvements", "A.7",
-              "Dynamic rewiring's relative improvements over the respective dense models on CIFAR-100 CLIP "
-              "embeddings: 53%, 14% and 3.0% at 4, 8, 16 neurons.",
-              "RI 53% / 14% / 3.0%",
-              "Gain rule at each of hidden 4, 8, 16: reproduced iff the rewired model's relative improvement over "
-              "dense (per seed; 95% t interval over seeds) has a lower end above 0 and a mean within half the "
-              "paper's value of it, at the paper profile.",
-              needs=("vision.dynamic",), datasets=("clip",), prepare=_rewire_frame)
+@_clip_rewiring("rewiring.relative-improvements", "A.7",
+                "Dynamic rewiring's relative improvements over the respective dense models on CIFAR-100 CLIP "
+                "embeddings: 53%, 14% and 3.0% at 4, 8, 16 neurons.",
+                "RI 53% / 14% / 3.0%",
+                "Gain rule at each of hidden 4, 8, 16: reproduced iff the rewired model's relative improvement over "
+                "dense (per seed; 95% t interval over seeds) has a lower end above 0 and a mean within half the "
+                "paper's value of it, at the paper profile.")
 def rewiring_ri(ctx, t) -> Outcome:
     return _rewire_rule(ctx, t["rewire"] / t["dense"] - 1, PAPER_REWIRE_RI, "RI", "rewiring relative improvements", scale_unit=("%", 0))
 
@@ -93,9 +95,4 @@ def _rewire_rule(ctx, per_seed: pd.Series, paper: dict, what: str, label: str, *
     shown = dict(our_value=", ".join(f"h{c['hidden']} {100 * c['ours']:+.{max(digits, 1)}f} {unit} "
                                      f"[{100 * c['low']:+.1f}, {100 * c['high']:+.1f}]" for c in cells),
                  spread=f"{k}/{len(cells)} widths match (gain rule)", details={"cells": cells})
-    if missing:
-        return Outcome(NOT_RUN, reason=f"no rewiring runs at hidden {missing} in this profile", **shown)
-    skip = not_paper_profile(ctx, label, shown)
-    if skip is not None:
-        return skip
-    return all_of(parts).with_(**shown)
+    return paper_verdict(ctx, label, parts, shown, f"no rewiring runs at hidden {missing} in this profile" if missing else "")

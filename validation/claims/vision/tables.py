@@ -8,8 +8,12 @@ import pandas as pd
 
 from ...ledger import NOT_RUN, Outcome, all_of, equivalent, greater, less, matches_gain
 from ...stats import mean_ci, paired_diff, per_unit_slopes
-from .common import COMPARABLE_MARGIN, acc_table, not_paper_profile, pooled, pts, vision_claim, wide
+from .common import COMPARABLE_MARGIN, acc_table, figure_claim, paper_verdict, pooled, pts, vision_claim, wide
 
+#: the claims of each table: its runs (Table A4: the digits stand-in and ImageNet-1k)
+_a3 = figure_claim(("vision.table_a3",))
+_a4 = figure_claim(("vision.table_a4",), ("digits", "imagenet1k"))
+_a5 = figure_claim(("vision.table_a5",))
 
 PAPER_A3 = {5: {4: 0.28, 8: 0.026, 12: 0.004, 16: 0.002},
             7: {4: 0.34, 8: 0.11, 12: 0.011, 16: 0.008},
@@ -22,13 +26,12 @@ def _a3_ri(f: pd.DataFrame) -> pd.DataFrame:
     return g
 
 
-@vision_claim("tableA3.deep-gains-narrow", "A.7 (Table A3)",
-              "Deep (5/7/9-layer) MLPs with alternating FPE improve over dense, especially when narrow.",
-              "RI > 0, largest at hidden 4 (Table A3)",
-              "Reproduced iff for every depth: (a) at hidden 4 the paired difference (random split - dense) has a "
-              "95% t interval above 0, and (b) the per-seed slope of relative improvement on log2(hidden) has a "
-              "95% t interval below 0.",
-              needs=("vision.table_a3",))
+@_a3("tableA3.deep-gains-narrow", "A.7 (Table A3)",
+     "Deep (5/7/9-layer) MLPs with alternating FPE improve over dense, especially when narrow.",
+     "RI > 0, largest at hidden 4 (Table A3)",
+     "Reproduced iff for every depth: (a) at hidden 4 the paired difference (random split - dense) has a "
+     "95% t interval above 0, and (b) the per-seed slope of relative improvement on log2(hidden) has a "
+     "95% t interval below 0.")
 def a3_pattern(ctx, f) -> Outcome:
     parts, text = {}, []
     for depth, g in f.groupby("depth"):
@@ -53,16 +56,15 @@ def a3_pattern(ctx, f) -> Outcome:
 A3_COMPARED = ((5, 4), (5, 8), (7, 4), (7, 8), (9, 4), (9, 8))
 
 
-@vision_claim("tableA3.values", "A.7 (Table A3)",
-              "Table A3's relative improvements on CIFAR-100 CLIP embeddings (5/7/9 layers x hidden 4/8/12/16).",
-              "5L 28/2.6/0.4/0.2%; 7L 34/11/1.1/0.8%; 9L 104/8.7/2.0/1.4%",
-              "Gain rule per cell, at the cells fixed from the paper where its gain is >= 2.6% (hidden 4 and 8 at "
-              "5, 7, 9 layers): reproduced iff in each the relative improvement (per seed, 95% t interval over "
-              "seeds) has a lower end above 0 and a mean within half the paper's value of it; at the paper "
-              "profile's schedule. The other six cells are shown.",
-              needs=("vision.table_a3",), datasets=("clip",))
+@_a3("tableA3.values", "A.7 (Table A3)",
+     "Table A3's relative improvements on CIFAR-100 CLIP embeddings (5/7/9 layers x hidden 4/8/12/16).",
+     "5L 28/2.6/0.4/0.2%; 7L 34/11/1.1/0.8%; 9L 104/8.7/2.0/1.4%",
+     "Gain rule per cell, at the cells fixed from the paper where its gain is >= 2.6% (hidden 4 and 8 at "
+     "5, 7, 9 layers): reproduced iff in each the relative improvement (per seed, 95% t interval over "
+     "seeds) has a lower end above 0 and a mean within half the paper's value of it; at the paper "
+     "profile's schedule. The other six cells are shown.",
+     datasets=("clip",), prepare=_a3_ri)
 def a3_values(ctx, f) -> Outcome:
-    f = _a3_ri(f)
     parts, cells = {}, []
     for L, row in PAPER_A3.items():
         for h, p in row.items():
@@ -78,12 +80,7 @@ def a3_values(ctx, f) -> Outcome:
                                      if c["ours"] is not None),
                  spread=f"{k}/{len(parts)} compared cells match (gain rule)", details={"cells": cells})
     missing = [f"{L}L h{h}" for L, h in A3_COMPARED if f"{L}L h{h}" not in parts]
-    if missing:
-        return Outcome(NOT_RUN, reason=f"no runs at {missing} in this profile", **shown)
-    skip = not_paper_profile(ctx, "Table A3 values", shown)
-    if skip is not None:
-        return skip
-    return all_of(parts).with_(**shown)
+    return paper_verdict(ctx, "Table A3 values", parts, shown, f"no runs at {missing} in this profile" if missing else "")
 
 
 # --------------------------------------------------------------------------- A.7 Table A4
@@ -91,13 +88,12 @@ def a3_values(ctx, f) -> Outcome:
 PAPER_A4 = {6: (0.130, 0.139), 8: (0.238, 0.251), 10: (0.306, 0.319), 12: (0.381, 0.388), 14: (0.429, 0.436), 16: (0.469, 0.470)}
 
 
-@vision_claim("tableA4.consistent-gains", "A.7 (Table A4)",
-              "A 5-layer MLP with FPE consistently improves over the dense baseline (hidden 6..16), with gains "
-              "shrinking as width grows.",
-              "RI 6.2% -> 0.1% (hidden 6 -> 16, ImageNet-1k)",
-              "Reproduced iff (a) the per-seed mean over widths of (random split - dense) has a 95% t interval above "
-              "0, and (b) the per-seed slope of relative improvement on hidden has a 95% t interval below 0.",
-              needs=("vision.table_a4",), datasets=("digits", "imagenet1k"))
+@_a4("tableA4.consistent-gains", "A.7 (Table A4)",
+     "A 5-layer MLP with FPE consistently improves over the dense baseline (hidden 6..16), with gains "
+     "shrinking as width grows.",
+     "RI 6.2% -> 0.1% (hidden 6 -> 16, ImageNet-1k)",
+     "Reproduced iff (a) the per-seed mean over widths of (random split - dense) has a 95% t interval above "
+     "0, and (b) the per-seed slope of relative improvement on hidden has a 95% t interval below 0.")
 def a4_pattern(ctx, f) -> Outcome:
     ci = pooled(wide(f), "random", "dense")
     r = f[f.strategy == "random"]
@@ -114,15 +110,15 @@ PAPER_A4_RI = {6: 0.062, 8: 0.056, 10: 0.043, 12: 0.020, 14: 0.017, 16: 0.001}
 A4_COMPARED = (6, 8, 10)
 
 
-@vision_claim("tableA4.values", "A.7 (Table A4)",
-              "Table A4's ImageNet-1k gains of the 5-layer FPE MLP over dense (RI 6.2/5.6/4.3/2.0/1.7/0.1% at "
-              "hidden 6..16).",
-              "RI 6.2/5.6/4.3/2.0/1.7/0.1% (dense 13.0..46.9%, FPE 13.9..47.0%)",
-              "Gain rule at the widths fixed from the paper where its gain is >= 4% (hidden 6, 8, 10): reproduced "
-              "iff at each the relative improvement of FPE over dense (per seed, 95% t interval over seeds) has a "
-              "lower end above 0 and a mean within half the paper's value of it; at the paper profile's "
-              "schedule. Accuracies and the other widths are shown.",
-              needs=("vision.table_a4",), datasets=("imagenet1k",))
+@_a4("tableA4.values", "A.7 (Table A4)",
+     "Table A4's ImageNet-1k gains of the 5-layer FPE MLP over dense (RI 6.2/5.6/4.3/2.0/1.7/0.1% at "
+     "hidden 6..16).",
+     "RI 6.2/5.6/4.3/2.0/1.7/0.1% (dense 13.0..46.9%, FPE 13.9..47.0%)",
+     "Gain rule at the widths fixed from the paper where its gain is >= 4% (hidden 6, 8, 10): reproduced "
+     "iff at each the relative improvement of FPE over dense (per seed, 95% t interval over seeds) has a "
+     "lower end above 0 and a mean within half the paper's value of it; at the paper profile's "
+     "schedule. Accuracies and the other widths are shown.",
+     datasets=("imagenet1k",))
 def a4_values(ctx, f) -> Outcome:
     m = f.groupby(["hidden", "strategy"])["test_accuracy"].mean().unstack("strategy")
     parts, cells = {}, []
@@ -141,23 +137,18 @@ def a4_values(ctx, f) -> Outcome:
     shown = dict(our_value=", ".join(f"h{c['hidden']} RI {100 * c['ri']:.1f}%" for c in cells if c["ri"] is not None),
                  spread=f"{k}/{len(parts)} compared widths match (gain rule)", details={"cells": cells})
     missing = [h for h in A4_COMPARED if f"h{h}" not in parts]
-    if missing:
-        return Outcome(NOT_RUN, reason=f"no runs at hidden {missing} in this profile", **shown)
-    skip = not_paper_profile(ctx, "Table A4 values", shown)
-    if skip is not None:
-        return skip
-    return all_of(parts).with_(**shown)
+    return paper_verdict(ctx, "Table A4 values", parts, shown,
+                         f"no runs at hidden {missing} in this profile" if missing else "")
 
 
 # --------------------------------------------------------------------------- A.7 Table A5
 
 
-@vision_claim("tableA5.two-four-comparable", "A.7 (Table A5)",
-              "FPE with 2:4 structured masks is highly competitive with unstructured random FPE.",
-              "61.67% vs 61.92% (2:4 vs random)",
-              f"Equivalence: reproduced iff the per-seed mean over widths of (2:4 - random) test accuracy has a 95% t "
-              f"interval inside (-{100 * COMPARABLE_MARGIN:g}, +{100 * COMPARABLE_MARGIN:g}) points.",
-              needs=("vision.table_a5",))
+@_a5("tableA5.two-four-comparable", "A.7 (Table A5)",
+     "FPE with 2:4 structured masks is highly competitive with unstructured random FPE.",
+     "61.67% vs 61.92% (2:4 vs random)",
+     f"Equivalence: reproduced iff the per-seed mean over widths of (2:4 - random) test accuracy has a 95% t "
+     f"interval inside (-{100 * COMPARABLE_MARGIN:g}, +{100 * COMPARABLE_MARGIN:g}) points.")
 def a5_comparable(ctx, f) -> Outcome:
     ci = pooled(wide(f), "two_four", "random")
     return equivalent(ci, COMPARABLE_MARGIN, what="2:4 - random").with_(
@@ -165,15 +156,13 @@ def a5_comparable(ctx, f) -> Outcome:
         details={"accuracy_pct": acc_table(f)})
 
 
-@vision_claim("tableA5.both-beat-dense", "A.7 (Table A5)",
-              "Both 2:4 and random FPE improve over the dense model.",
-              "RI 14.42% (2:4), 14.89% (random) over 53.89% dense",
-              "Reproduced iff the per-seed mean over widths of (split - dense) has a 95% t interval above 0 for 2:4 "
-              "and for random split.",
-              needs=("vision.table_a5",))
+@_a5("tableA5.both-beat-dense", "A.7 (Table A5)",
+     "Both 2:4 and random FPE improve over the dense model.",
+     "RI 14.42% (2:4), 14.89% (random) over 53.89% dense",
+     "Reproduced iff the per-seed mean over widths of (split - dense) has a 95% t interval above 0 for 2:4 "
+     "and for random split.")
 def a5_beat_dense(ctx, f) -> Outcome:
-    w = wide(f)
-    a, b = pooled(w, "two_four", "dense"), pooled(w, "random", "dense")
+    a, b = (pooled(wide(f), s, "dense") for s in ("two_four", "random"))
     return all_of({"two_four": greater(a, what="2:4 - dense"), "random": greater(b, what="random - dense")}).with_(
         our_value=f"2:4 - dense {pts(a)}; random - dense {pts(b)}", spread=f"95% CI over {a.n} seeds, pooled over widths",
         details={"accuracy_pct": acc_table(f)})
@@ -206,7 +195,4 @@ def a5_values(ctx, f) -> Outcome:
     dense = float(g[g.strategy == "dense"]["test_accuracy"].mean())
     shown = dict(our_value=f"hidden {A5_WIDTH}: " + "; ".join(text) + f"; dense {100 * dense:.2f}%",
                  spread="95% t intervals over seeds", details={"accuracy_pct": acc_table(f)})
-    skip = not_paper_profile(ctx, "Table A5 values", shown)
-    if skip is not None:
-        return skip
-    return all_of(parts).with_(**shown)
+    return paper_verdict(ctx, "Table A5 values", parts, shown)

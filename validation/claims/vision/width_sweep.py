@@ -6,15 +6,17 @@ import numpy as np
 
 from ...ledger import Outcome, all_of, equivalent, greater, less, matches_gain
 from ...stats import mean_ci, per_unit_slopes
-from .common import COMPARABLE_MARGIN, FIG5_DATASETS, acc_table, pooled, pts, vision_claim, wide, width_diffs, widths_of
+from .common import COMPARABLE_MARGIN, FIG5_DATASETS, acc_table, figure_claim, pooled, pts, vision_claim, wide, width_diffs, widths_of
+
+#: Figure 5's claims: its runs, on every Figure 5 data set
+_fig5 = figure_claim(("vision.fig5",), FIG5_DATASETS)
 
 
-@vision_claim("vision.fpe-beats-dense-small", "3.3 (Fig. 5)",
-              "Random and Gram split FPE beat the dense model at small hidden widths.",
-              "FPE > dense at small widths (Fig. 5)",
-              "Reproduced iff at each of the two smallest widths of the Figure 5 grid, the paired difference "
-              "(split - dense) over seeds has a 95% t interval above 0, for random and for Gram split.",
-              needs=("vision.fig5",), datasets=FIG5_DATASETS)
+@_fig5("vision.fpe-beats-dense-small", "3.3 (Fig. 5)",
+       "Random and Gram split FPE beat the dense model at small hidden widths.",
+       "FPE > dense at small widths (Fig. 5)",
+       "Reproduced iff at each of the two smallest widths of the Figure 5 grid, the paired difference "
+       "(split - dense) over seeds has a 95% t interval above 0, for random and for Gram split.")
 def fpe_beats_dense(ctx, f) -> Outcome:
     w = wide(f)
     smallest = widths_of(w)[:2]
@@ -29,12 +31,11 @@ def fpe_beats_dense(ctx, f) -> Outcome:
                                details={"accuracy_pct": acc_table(f)})
 
 
-@vision_claim("vision.random-comparable-to-gram", "3.3 (Fig. 5)",
-              "Gram-matrix (feature-based) splitting performs only comparably to random splitting.",
-              "random ~ Gram split (Fig. 5)",
-              f"Equivalence: reproduced iff the per-seed mean over widths of (random - Gram) test accuracy has a "
-              f"95% t interval inside (-{100 * COMPARABLE_MARGIN:g}, +{100 * COMPARABLE_MARGIN:g}) points.",
-              needs=("vision.fig5",), datasets=FIG5_DATASETS)
+@_fig5("vision.random-comparable-to-gram", "3.3 (Fig. 5)",
+       "Gram-matrix (feature-based) splitting performs only comparably to random splitting.",
+       "random ~ Gram split (Fig. 5)",
+       f"Equivalence: reproduced iff the per-seed mean over widths of (random - Gram) test accuracy has a "
+       f"95% t interval inside (-{100 * COMPARABLE_MARGIN:g}, +{100 * COMPARABLE_MARGIN:g}) points.")
 def random_vs_gram(ctx, f) -> Outcome:
     w = wide(f)
     ci = pooled(w, "random", "gram")
@@ -46,12 +47,11 @@ def random_vs_gram(ctx, f) -> Outcome:
         details={"accuracy_pct": acc_table(f)})
 
 
-@vision_claim("vision.gains-shrink-with-width", "3.3 / 3.4 (Fig. 5, 6d)",
-              "The relative improvement of FPE is most pronounced with few neurons and shrinks as the network widens.",
-              "RI decreasing with width",
-              "Reproduced iff the per-seed slope of the random split's relative improvement on log2(hidden) "
-              "(Figure 5 grid) has a 95% t interval below 0.",
-              needs=("vision.fig5",), datasets=FIG5_DATASETS)
+@_fig5("vision.gains-shrink-with-width", "3.3 / 3.4 (Fig. 5, 6d)",
+       "The relative improvement of FPE is most pronounced with few neurons and shrinks as the network widens.",
+       "RI decreasing with width",
+       "Reproduced iff the per-seed slope of the random split's relative improvement on log2(hidden) "
+       "(Figure 5 grid) has a 95% t interval below 0.")
 def gains_shrink(ctx, f) -> Outcome:
     g = f[f.strategy == "random"].assign(lw=lambda d: np.log2(d["hidden"]))
     ci = mean_ci(per_unit_slopes(g, "seed", "lw", "relative_improvement"))
@@ -62,12 +62,11 @@ def gains_shrink(ctx, f) -> Outcome:
         details={"accuracy_pct": acc_table(f)})
 
 
-@vision_claim("vision.feature-split-beats-dense", "3.3 (Fig. 5)",
-              "Feature-based (Gram) splitting consistently outperforms the dense baseline across hidden sizes.",
-              "Gram split > dense at every width (Fig. 5)",
-              "Reproduced iff at every width of the Figure 5 grid the paired difference (Gram split - dense) over "
-              "seeds has a 95% t interval above 0.",
-              needs=("vision.fig5",), datasets=FIG5_DATASETS)
+@_fig5("vision.feature-split-beats-dense", "3.3 (Fig. 5)",
+       "Feature-based (Gram) splitting consistently outperforms the dense baseline across hidden sizes.",
+       "Gram split > dense at every width (Fig. 5)",
+       "Reproduced iff at every width of the Figure 5 grid the paired difference (Gram split - dense) over "
+       "seeds has a 95% t interval above 0.")
 def feature_beats_dense(ctx, f) -> Outcome:
     parts, text = {}, []
     for h, ci in width_diffs(wide(f), "gram", "dense").items():
