@@ -10,8 +10,8 @@ import pandas as pd
 from ...ledger import NOT_RUN, Outcome, all_of, claim
 from ...stats import mean_ci, paired_diff
 
-__all__ = ["DATA_OF", "FIG5_DATASETS", "COMPARABLE_MARGIN", "vision_claim", "figure_claim", "wide", "widths_of", "width_diffs",
-           "pooled", "pts", "acc_table", "paper_verdict"]
+__all__ = ["DATA_OF", "FIG5_DATASETS", "COMPARABLE_MARGIN", "vision_claim", "figure_claim", "wide", "widths_of",
+           "width_diffs", "pooled", "pts", "acc_table", "paper_verdict"]
 
 DATA_OF = {"digits": "vision", "clip": "embeddings", "imagenet1k": "imagenet1k", "fashionmnist": "fashionmnist",
            "imagenet100": "imagenet100"}

@@ -78,7 +78,8 @@ def rewiring_values(ctx, t) -> Outcome:
                 "dense (per seed; 95% t interval over seeds) has a lower end above 0 and a mean within half the "
                 "paper's value of it, at the paper profile.")
 def rewiring_ri(ctx, t) -> Outcome:
-    return _rewire_rule(ctx, t["rewire"] / t["dense"] - 1, PAPER_REWIRE_RI, "RI", "rewiring relative improvements", scale_unit=("%", 0))
+    return _rewire_rule(ctx, t["rewire"] / t["dense"] - 1, PAPER_REWIRE_RI, "RI", "rewiring relative improvements",
+                        scale_unit=("%", 0))
 
 
 def _rewire_rule(ctx, per_seed: pd.Series, paper: dict, what: str, label: str, *, scale_unit) -> Outcome:
@@ -95,4 +96,5 @@ def _rewire_rule(ctx, per_seed: pd.Series, paper: dict, what: str, label: str, *
     shown = dict(our_value=", ".join(f"h{c['hidden']} {100 * c['ours']:+.{max(digits, 1)}f} {unit} "
                                      f"[{100 * c['low']:+.1f}, {100 * c['high']:+.1f}]" for c in cells),
                  spread=f"{k}/{len(cells)} widths match (gain rule)", details={"cells": cells})
-    return paper_verdict(ctx, label, parts, shown, f"no rewiring runs at hidden {missing} in this profile" if missing else "")
+    return paper_verdict(ctx, label, parts, shown,
+                         f"no rewiring runs at hidden {missing} in this profile" if missing else "")

@@ -80,7 +80,8 @@ def a3_values(ctx, f) -> Outcome:
                                      if c["ours"] is not None),
                  spread=f"{k}/{len(parts)} compared cells match (gain rule)", details={"cells": cells})
     missing = [f"{L}L h{h}" for L, h in A3_COMPARED if f"{L}L h{h}" not in parts]
-    return paper_verdict(ctx, "Table A3 values", parts, shown, f"no runs at {missing} in this profile" if missing else "")
+    return paper_verdict(ctx, "Table A3 values", parts, shown,
+                         f"no runs at {missing} in this profile" if missing else "")
 
 
 # --------------------------------------------------------------------------- A.7 Table A4

@@ -6,7 +6,8 @@ import numpy as np
 
 from ...ledger import Outcome, all_of, equivalent, greater, less, matches_gain
 from ...stats import mean_ci, per_unit_slopes
-from .common import COMPARABLE_MARGIN, FIG5_DATASETS, acc_table, figure_claim, pooled, pts, vision_claim, wide, width_diffs, widths_of
+from .common import (COMPARABLE_MARGIN, FIG5_DATASETS, acc_table, figure_claim, pooled, pts, vision_claim, wide, width_diffs,
+                     widths_of)
 
 #: Figure 5's claims: its runs, on every Figure 5 data set
 _fig5 = figure_claim(("vision.fig5",), FIG5_DATASETS)
