@@ -30,12 +30,6 @@ LAYERS = {"data": 0, "nn": 0, "training": 1, "sparse": 1, "results": 1, "experim
 #: so ``import fpe_theory`` never loads paper_figures or matplotlib
 UPWARD_CLI_EDGES = {("fpe_theory.bound_checks", "paper_figures.theory_plots")}
 
-#: cycles in packages other work owns (fpe_theory internals, paper_figures, validation's
-#: claims ledger): tolerated here until that work lands, never added to
-KNOWN_CYCLES = [
-    {"validation.claims", "validation.claims.dnf", "validation.claims.theory", "validation.claims.vision",
-     "validation.ledger"},
-]
 
 
 @pytest.fixture(scope="module")
@@ -58,11 +52,9 @@ def test_checker_finds_cycles_and_private_uses(tmp_path):
     assert sorted(p.target for p in private_imports(g)) == ["pb._hidden", "pb.mod._secret"]
 
 
-def test_no_new_import_cycles(graph):
-    found = [set(c) for c in cycles(graph)]
-    new = [sorted(c) for c in found if c not in KNOWN_CYCLES]
-    assert not new, f"import cycles: {new}"
-    assert not any(c & {m for m in graph.files if m.startswith(("fpe_empirical", "fpe_common"))} for c in found)
+def test_no_import_cycles(graph):
+    found = [sorted(c) for c in cycles(graph)]
+    assert not found, f"import cycles: {found}"
 
 
 def test_no_private_names_of_other_packages(graph):

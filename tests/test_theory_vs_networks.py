@@ -129,7 +129,7 @@ def test_benefit_table_predictions():
     """The predicted relative collision reduction log(E_dense / E_FPE) = -log(alpha q2) and the load
     C/N beside measured RI (validation's benefit claims): exact values; the reduction does not depend
     on N (a relative measure) and is complete (infinite) where no collision is possible."""
-    from validation.claims.dnf import _benefit_table
+    from validation.claims.dnf.networks import _benefit_table
 
     class Ctx:
         def frame(self, requirement):
@@ -141,7 +141,7 @@ def test_benefit_table_predictions():
                                      "relative_improvement": ri * c / h})
             return pd.DataFrame(rows)
 
-    t = _benefit_table(Ctx()).set_index(["n_clauses", "hidden"])
+    t = _benefit_table(Ctx().frame("dnf.fig3c")).set_index(["n_clauses", "hidden"])
     q2 = T.prob_child_covers(8, 4, 2, clauses=2)
     assert t.loc[(8, 4), "log_collision_reduction"] == pytest.approx(-math.log(2 * q2), rel=1e-12)
     assert t.loc[(8, 4), "dense_collisions"] == 4 * math.comb(8, 2)

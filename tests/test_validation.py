@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from scipy import stats as sst
 
 from validation import needs
+from validation.catalogue import get_claims
 from validation.ledger import (
     LEDGER,
     NOT_REPRODUCED,
@@ -29,7 +30,6 @@ from validation.ledger import (
     correlated,
     equivalent,
     fraction_at_least,
-    get_claims,
     greater,
     less,
     matches_gain,

@@ -59,7 +59,8 @@ def _parser() -> OneLineArgumentParser:
 def _main(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # 2-thread torch on a shared box (PERFORMANCE.md)
-    from .ledger import NOT_REPRODUCED, get_claims, summary_line, verdict_label
+    from .catalogue import get_claims
+    from .ledger import NOT_REPRODUCED, summary_line, verdict_label
 
     if args.readme:
         from .readme import DEFAULT_REPORT, update_readme

@@ -9,6 +9,9 @@ Verdicts: ``"reproduced"``, ``"not reproduced"``, ``"not run"`` (with the reason
 CLIP embedding file it needs is absent). Rule helpers (``greater``, ``within``,
 ``equivalent``, ``correlated``, ``all_of``, ...) return an ``Outcome`` whose ``decision``
 holds exactly the numbers the rule compared, so the report shows why each verdict follows.
+
+This module is the registry only: it imports no claim. ``validation.claims`` registers the
+claims by importing it; ``validation.catalogue.get_claims`` loads and selects them.
 """
 
 from __future__ import annotations
@@ -37,7 +40,6 @@ __all__ = [
     "NotRun",
     "LEDGER",
     "claim",
-    "get_claims",
     "greater",
     "less",
     "within",
@@ -183,25 +185,6 @@ def claim(id: str, section: str, statement: str, paper_value: Any, rule: str, *,
         return fn
 
     return wrap
-
-
-def get_claims(only: list[str] | None = None) -> list[Claim]:
-    """Claims in ledger order; ``only``: ids or prefixes ending in ``*`` (ValueError if one matches nothing)."""
-    from . import claims  # noqa: F401  (registers every claim)
-
-    items = list(LEDGER.values())
-    if not only:
-        return items
-    out: list[Claim] = []
-    for pat in only:
-        if pat.endswith("*"):
-            hit = [c for c in items if c.id.startswith(pat[:-1])]
-        else:
-            hit = [c for c in items if c.id == pat]
-        if not hit:
-            raise ValueError(f"--only must name claim ids (or prefixes ending in '*'), got {pat!r}; see --list")
-        out.extend(c for c in hit if c not in out)
-    return [c for c in items if c in out]
 
 
 # --------------------------------------------------------------------------- rules

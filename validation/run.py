@@ -15,7 +15,8 @@ from typing import Any
 import pandas as pd
 
 from . import needs as _needs
-from .ledger import NOT_RUN, Claim, NotRun, Outcome, count_by_category, get_claims, verdict_label
+from .catalogue import get_claims
+from .ledger import NOT_RUN, Claim, NotRun, Outcome, count_by_category, verdict_label
 
 __all__ = ["Context", "Row", "Report", "validate", "DATASETS", "claim_command"]
 

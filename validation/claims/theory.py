@@ -78,6 +78,13 @@ def _bound_rows(model: str, alphas) -> list[dict]:
 _EPS = 1e-12
 
 
+def _bound_check(model: str, alphas) -> tuple[list[dict], list[dict]]:
+    """The bound grid of ``model`` (``_bound_rows``) and its violations: points where the paper's
+    expression exceeds the exact P(all covered) by more than ``_EPS``."""
+    rows = _bound_rows(model, alphas)
+    return rows, [r for r in rows if r["violation"] > _EPS]
+
+
 @claim(
     "theory.coverage-bound",
     "A.5",
@@ -90,8 +97,7 @@ _EPS = 1e-12
     note=_MODEL_NOTE,
 )
 def coverage_bound(ctx) -> Outcome:
-    rows = _bound_rows(LITERAL, LITERAL_ALPHAS)
-    viol = [r for r in rows if r["violation"] > _EPS]
+    rows, viol = _bound_check(LITERAL, LITERAL_ALPHAS)
     ub_viol = [r for r in rows if r["union_bound"] - r["exact"] > _EPS]
     at = next(r for r in rows if r["alpha"] == 2 and r["n_clauses"] == 8 and r["n_parents"] == 48)
     ok = not viol
@@ -155,6 +161,17 @@ def sizing_rule(ctx) -> Outcome:
     )
 
 
+def _ratio_rows(model: str) -> list[dict]:
+    """The exact collision ratio E_FPE / E_dense of ``model`` at the paper's clause counts (alpha 2),
+    beside the paper's alpha^(1-2k) = 1/128."""
+    T = _T()
+    rows = []
+    for c in PAPER_CLAUSES:
+        ex = T.collision_ratio(c, K, 2, model=model)
+        rows.append({"n_clauses": c, "n": c * K, f"exact_{model}": ex, "paper": 1 / 128, "exact_over_paper": ex * 128})
+    return rows
+
+
 @claim(
     "theory.collision-ratio-paper-sizes",
     "A.5 / 2.5",
@@ -167,12 +184,8 @@ def sizing_rule(ctx) -> Outcome:
     note=_MODEL_NOTE,
 )
 def collision_ratio_sizes(ctx) -> Outcome:
-    T = _T()
-    rows = []
-    for c in PAPER_CLAUSES:
-        ex = T.collision_ratio(c, K, 2, model=LITERAL)
-        rows.append({"n_clauses": c, "n": c * K, "exact_literal": ex, "paper": 1 / 128, "exact_over_paper": ex * 128,
-                     "exact_partition": T.collision_ratio(c, K, 2, model=PARTITION)})
+    rows = [{**r, "exact_partition": p["exact_partition"]}
+            for r, p in zip(_ratio_rows(LITERAL), _ratio_rows(PARTITION))]
     bad = [r for r in rows if abs(r["exact_over_paper"] - 1) > 0.10]
     ok = not bad
     lo, hi = min(r["exact_over_paper"] for r in rows), max(r["exact_over_paper"] for r in rows)
@@ -243,10 +256,9 @@ def balanced_min_parents(ctx) -> Outcome:
     category=FINDING,
 )
 def balanced_coverage_bound(ctx) -> Outcome:
-    rows = _bound_rows(PARTITION, BALANCED_ALPHAS)
-    viol = [r for r in rows if r["violation"] > _EPS]
+    rows, viol = _bound_check(PARTITION, BALANCED_ALPHAS)
     worst = max(rows, key=lambda r: r["violation"])
-    sub = [r for r in _bound_rows("subset", BALANCED_ALPHAS) if r["violation"] > _EPS]
+    _, sub = _bound_check("subset", BALANCED_ALPHAS)
     return Outcome(
         REPRODUCED if viol else NOT_REPRODUCED,
         our_value=f"the expression exceeds the exact partition value at {len(viol)}/{len(rows)} grid points "
@@ -273,12 +285,8 @@ def balanced_coverage_bound(ctx) -> Outcome:
     category=FINDING,
 )
 def balanced_collision_ratio(ctx) -> Outcome:
-    T = _T()
-    rows = []
-    for c in PAPER_CLAUSES:
-        ex = T.collision_ratio(c, K, 2, model=PARTITION)
-        rows.append({"n_clauses": c, "n": c * K, "exact_partition": ex, "paper": 1 / 128, "exact_over_paper": ex * 128,
-                     "one_in": (1 / ex) if ex > 0 else None})
+    rows = [{**r, "one_in": (1 / r["exact_partition"]) if r["exact_partition"] > 0 else None}
+            for r in _ratio_rows(PARTITION)]
     below = [r for r in rows if r["exact_partition"] < 1 / 128]
     case = next(r for r in rows if r["n_clauses"] == 8)
     return Outcome(
@@ -335,6 +343,13 @@ def coverage_at_sizes(ctx) -> Outcome:
 # --------------------------------------------------------------------------- consistency checks
 
 
+def _large_n_parts(ratio, what: str) -> dict[str, Outcome]:
+    """The large-n limit checks: ``within(ratio(fpe_theory, alpha), 1, 0.01)`` at n = 4 * LARGE_C
+    literals for each balanced alpha, keyed ``alpha=<a>``."""
+    T = _T()
+    return {f"alpha={a}": within(ratio(T, a), 1.0, 0.01, what=f"{what} (alpha {a})") for a in BALANCED_ALPHAS}
+
+
 @claim(
     "theory.p-approx",
     "A.5 (toolkit check)",
@@ -346,11 +361,10 @@ def coverage_at_sizes(ctx) -> Outcome:
     category=CONSISTENCY,
 )
 def p_approx(ctx) -> Outcome:
+    parts = _large_n_parts(lambda T, a: a ** -K / T.prob_child_covers(LARGE_C, K, a), "paper/exact")
     T = _T()
-    parts, rows = {}, []
+    rows = []
     for a in BALANCED_ALPHAS:
-        exact = T.prob_child_covers(LARGE_C, K, a)
-        parts[f"alpha={a}"] = within(a ** -K / exact, 1.0, 0.01, what=f"paper/exact (alpha {a})")
         for c in PAPER_CLAUSES:
             if _valid(c, a, PARTITION):
                 pe = T.prob_child_covers(c, K, a)
@@ -376,12 +390,8 @@ def p_approx(ctx) -> Outcome:
     category=CONSISTENCY,
 )
 def collision_ratio_limit(ctx) -> Outcome:
-    T = _T()
-    parts = {}
-    for a in BALANCED_ALPHAS:
-        ex = T.collision_ratio(LARGE_C, K, a)
-        parts[f"alpha={a}"] = within(ex / T.collision_ratio(LARGE_C, K, a, method="paper"), 1.0, 0.01,
-                                     what=f"exact/paper (alpha {a})")
+    parts = _large_n_parts(
+        lambda T, a: T.collision_ratio(LARGE_C, K, a) / T.collision_ratio(LARGE_C, K, a, method="paper"), "exact/paper")
     out = all_of(parts)
     return out.with_(our_value=f"exact/paper at n={4 * LARGE_C}: " + ", ".join(
         f"{p.decision['value']:.4f} ({k})" for k, p in parts.items()), spread="closed form (no sampling)")
