@@ -1,0 +1,358 @@
+"""The wide trainer: models that see the same batches trained as ONE wide hidden layer.
+
+A *family* is a set of one-hidden-layer binary MLPs (``in -> h -> 1``, biases, no
+LayerNorm) that share the training data (same contents), the ``TrainSettings`` and the
+order seed: in a DNF run the dense control and every split model of one config, and every
+hidden width of one ``(n_clauses, seed)``. Their hidden units are concatenated into one
+layer of ``H = sum h_m`` units, so each step is
+
+- one gather of the batch (``X`` as ``(b, K)`` and ``(K, b)`` float32 views);
+- ``A = relu(W1_all @ X_b^T + b1)``: one GEMM over all units (``wide_simd.tile``);
+- per model ``o_m = w2_m . A_m + b2_m`` (a sum over the model's own units), BCE;
+- ``dW1_all = G @ X_b``: one GEMM, ``G`` the back-propagated unit gradients;
+- Adam with coupled L2 over every parameter of the family, masks re-applied;
+
+all in one Numba call per epoch. Semantics are ``trainer.train``'s (``settings``): the
+same per-epoch ``torch.randperm`` stream, batches, loss, L1 on the effective first layer,
+Adam (``lr``, betas (0.9, 0.999), eps 1e-8, coupled weight decay) and masks; results equal
+the reference up to float reassociation.
+
+Bit-identity: every number a model ends with is computed by arithmetic that involves only
+that model's parameters and the shared batch, in an order fixed by the model alone (the
+GEMM tile makes one fma chain per element; sums over a model's units or the batch run in
+a fixed order). So a model's result is the same bit for bit whatever family, chunk, worker
+or thread it is trained in (``tests/test_wide.py``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import torch
+from numba import njit
+
+from ..nn.models import MLP
+from .settings import TrainHistory, TrainSettings
+from .wide_simd import COLS, LANES, tile
+
+__all__ = ["wide_compatible", "train_wide", "family_keys"]
+
+_BETA1, _BETA2, _EPS = 0.9, 0.999, 1e-8
+
+
+def wide_compatible(model) -> str | None:
+    """``None`` if ``model`` can join a wide family (a float32 CPU ``MLP`` with one hidden
+    layer, one output, biases, no LayerNorm), else the reason it cannot."""
+    if not isinstance(model, MLP):
+        return f"not an MLP ({type(model).__name__})"
+    if len(model.layers) != 2:
+        return "needs exactly one hidden layer"
+    if model.out_features != 1:
+        return "needs one output (binary head)"
+    if model.layernorm:
+        return "LayerNorm is not supported"
+    for layer in model.layers:
+        if layer.bias is None:
+            return "needs biases"
+        if layer.weight.dtype != torch.float32 or layer.weight.device.type != "cpu":
+            return "needs float32 CPU weights"
+    return None
+
+
+def _digest(X: torch.Tensor, y: torch.Tensor) -> str:
+    h = hashlib.blake2b(digest_size=16)
+    for t in (X, y):
+        a = t.detach().cpu().contiguous().numpy()
+        h.update(str((a.dtype, a.shape)).encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def family_keys(data, settings, seeds) -> list[tuple]:
+    """One hashable key per model: equal keys see the same batches (same data contents,
+    ``TrainSettings`` and order seed), so they can train as one family."""
+    cache: dict[tuple[int, int], str] = {}
+    keys = []
+    for (X, y), s, seed in zip(data, settings, seeds):
+        ident = (id(X), id(y))
+        if ident not in cache:
+            cache[ident] = _digest(X, y)
+        keys.append((cache[ident], s, int(seed)))
+    return keys
+
+
+# --------------------------------------------------------------------------- kernels
+
+
+@njit(fastmath={"contract"}, nogil=True, cache=True)
+def _epoch(X, y, perm, bs, K, W1, M1, b1, w2, M2, b2, col_model, m_start, m_end, l1, lr, wd,
+           mom, step0, obj, Xr, Xt, yb, A, G, o, g, dW1, dw2, part):  # pragma: no cover - numba
+    """One epoch of the family; returns the number of steps taken. ``mom``: (8,) tuple-like
+    list of Adam moment arrays (m, v) of W1, b1, w2, b2."""
+    n = perm.shape[0]
+    Kp = X.shape[1]
+    Hp = W1.shape[0]
+    M = b2.shape[0]
+    zero = np.float32(0.0)
+    one = np.float32(1.0)
+    mW1, vW1, mb1, vb1, mw2, vw2, mb2, vb2 = mom
+    beta1 = np.float32(_BETA1)
+    beta2 = np.float32(_BETA2)
+    eps = np.float32(_EPS)
+    steps = 0
+    for start in range(0, n, bs):
+        stop = min(start + bs, n)
+        b = stop - start
+        bp = (b + LANES - 1) // LANES * LANES
+        # gather the batch: rows of X (the ones column K included), and its transpose
+        for i in range(b):
+            r = perm[start + i]
+            for k in range(Kp):
+                Xr[i, k] = X[r, k]
+            yb[i] = y[r]
+        for i in range(b, bp):
+            for k in range(Kp):
+                Xr[i, k] = zero
+            yb[i] = zero
+        # transpose in blocks of LANES rows (they stay in L1 across k)
+        for i0 in range(0, bp, LANES):
+            for k in range(K):
+                for lane in range(LANES):
+                    Xt[k, i0 + lane] = Xr[i0 + lane, k]
+        # forward, first layer: one GEMM over every unit of the family
+        for j0 in range(0, Hp, COLS):
+            for i0 in range(0, bp, LANES):
+                tile(W1, j0, Xt, i0, K, A)
+        for j in range(Hp):
+            bj = b1[j]
+            for i in range(bp):
+                v = A[j, i] + bj
+                A[j, i] = v if v > zero else zero
+        # second layer, loss and the logit gradient, model by model
+        inv_b = one / np.float32(b)
+        for m in range(M):
+            for i in range(bp):
+                o[m, i] = zero
+            for j in range(m_start[m], m_end[m]):
+                wj = w2[j]
+                for i in range(bp):
+                    o[m, i] += wj * A[j, i]
+            loss = 0.0
+            bm = b2[m]
+            for i in range(b):
+                z = o[m, i] + bm
+                t = yb[i]
+                # one exp serves the loss (softplus) and the sigmoid, both overflow-free
+                e = np.float32(math.exp(-abs(z)))
+                loss += max(z, zero) - z * t + np.float32(math.log1p(e))
+                sig = one / (one + e) if z >= zero else e / (one + e)
+                g[m, i] = (sig - t) * inv_b
+            for i in range(b, bp):
+                g[m, i] = zero
+            pen = 0.0
+            for j in range(m_start[m], m_end[m]):
+                for k in range(K):
+                    pen += abs(W1[j, k])
+            obj[m] += loss / b + l1 * pen
+        # back through the second layer and the ReLU; dw2 by 8 fixed partial sums
+        for j in range(Hp):
+            m = col_model[j]
+            if m < 0:
+                for i in range(bp):
+                    G[j, i] = zero
+                dw2[j] = zero
+                continue
+            wj = w2[j]
+            for lane in range(8):
+                part[lane] = zero
+            for i0 in range(0, bp, 8):
+                for lane in range(8):
+                    part[lane] += g[m, i0 + lane] * A[j, i0 + lane]
+            dw2[j] = ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]))
+            for i in range(bp):
+                G[j, i] = g[m, i] * wj if A[j, i] > zero else zero
+        # first-layer gradient: one GEMM (column K of X is ones: the bias gradient)
+        for j0 in range(0, Hp, COLS):
+            for k0 in range(0, Kp, LANES):
+                tile(G, j0, Xr, k0, bp, dW1)
+        # Adam (torch's formula, coupled L2), then masks
+        t_step = step0 + steps + 1
+        bc1 = 1.0 - _BETA1 ** t_step
+        bc2 = 1.0 - _BETA2 ** t_step
+        step_size = np.float32(lr / bc1)
+        bc2_sqrt = np.float32(math.sqrt(bc2))
+        l1_32 = np.float32(l1)
+        wd32 = np.float32(wd)
+        c1 = one - beta1
+        c2 = one - beta2
+        for j in range(Hp):
+            m = col_model[j]
+            if m < 0:
+                continue
+            for k in range(K):
+                mk = M1[j, k]
+                wv = W1[j, k]
+                # d|W|/dW = sign(W) (0 at 0, as autograd's abs), branch-free so it vectorises
+                sgn = np.float32(wv > zero) - np.float32(wv < zero)
+                gr = dW1[j, k] * mk + l1_32 * sgn * mk + wd32 * wv
+                mm = mW1[j, k]
+                mm = mm + c1 * (gr - mm)
+                vv = vW1[j, k] * beta2 + c2 * gr * gr
+                wv = wv - step_size * (mm / (np.float32(math.sqrt(vv)) / bc2_sqrt + eps))
+                W1[j, k] = wv * mk
+                mW1[j, k] = mm * mk
+                vW1[j, k] = vv * mk
+            # b1
+            gr = dW1[j, K] + wd32 * b1[j]
+            mm = mb1[j] + c1 * (gr - mb1[j])
+            vv = vb1[j] * beta2 + c2 * gr * gr
+            b1[j] = b1[j] - step_size * (mm / (np.float32(math.sqrt(vv)) / bc2_sqrt + eps))
+            mb1[j] = mm
+            vb1[j] = vv
+            # w2 (masked)
+            mk = M2[j]
+            gr = dw2[j] * mk + wd32 * w2[j]
+            mm = mw2[j] + c1 * (gr - mw2[j])
+            vv = vw2[j] * beta2 + c2 * gr * gr
+            w2[j] = (w2[j] - step_size * (mm / (np.float32(math.sqrt(vv)) / bc2_sqrt + eps))) * mk
+            mw2[j] = mm * mk
+            vw2[j] = vv * mk
+        for m in range(M):
+            s = zero
+            for i in range(b):
+                s += g[m, i]
+            gr = s + wd32 * b2[m]
+            mm = mb2[m] + c1 * (gr - mb2[m])
+            vv = vb2[m] * beta2 + c2 * gr * gr
+            b2[m] = b2[m] - step_size * (mm / (np.float32(math.sqrt(vv)) / bc2_sqrt + eps))
+            mb2[m] = mm
+            vb2[m] = vv
+        steps += 1
+    return steps
+
+
+# --------------------------------------------------------------------------- families
+
+
+def _round_up(n: int, q: int) -> int:
+    return (n + q - 1) // q * q
+
+
+class _Family:
+    """The stacked parameters, Adam state and buffers of one family."""
+
+    def __init__(self, models: Sequence[MLP], X: torch.Tensor, y: torch.Tensor, settings: TrainSettings) -> None:
+        self.models = list(models)
+        self.settings = settings
+        n, K = X.shape
+        self.K = K
+        Kp = _round_up(K + 1, LANES)  # + the ones column (bias gradient)
+        widths = [m.layers[0].out_features for m in models]
+        starts = np.concatenate([[0], np.cumsum(widths)]).astype(np.int64)
+        H = int(starts[-1])
+        Hp = _round_up(H, COLS)
+        self.m_start, self.m_end = starts[:-1].copy(), starts[1:].copy()
+        self.col_model = np.full(Hp, -1, np.int64)
+        for i, (s, e) in enumerate(zip(self.m_start, self.m_end)):
+            self.col_model[s:e] = i
+        Xn = np.zeros((n, Kp), np.float32)
+        Xn[:, :K] = X.detach().cpu().numpy()
+        Xn[:, K] = 1.0
+        self.X = Xn
+        self.y = y.detach().cpu().numpy().astype(np.float32)
+        f32 = np.float32
+        self.W1, self.M1 = np.zeros((Hp, Kp), f32), np.zeros((Hp, Kp), f32)
+        self.b1, self.w2, self.M2 = np.zeros(Hp, f32), np.zeros(Hp, f32), np.zeros(Hp, f32)
+        self.b2 = np.zeros(len(models), f32)
+        with torch.no_grad():
+            for i, m in enumerate(models):
+                s, e = self.m_start[i], self.m_end[i]
+                l0, l1 = m.layers
+                self.W1[s:e, :K] = (l0.weight * l0.mask).numpy()
+                self.M1[s:e, :K] = l0.mask.numpy()
+                self.b1[s:e] = l0.bias.numpy()
+                self.w2[s:e] = (l1.weight * l1.mask).numpy()[0]
+                self.M2[s:e] = l1.mask.numpy()[0]
+                self.b2[i] = l1.bias.numpy()[0]
+        self.mom = tuple(np.zeros_like(a) for a in (self.W1, self.W1, self.b1, self.b1, self.w2, self.w2, self.b2, self.b2))
+        bpmax = _round_up(max(1, min(settings.batch_size, n)), LANES)
+        M = len(models)
+        self.buffers = (
+            np.zeros((bpmax, Kp), f32), np.zeros((K, bpmax), f32), np.zeros(bpmax, f32),
+            np.zeros((Hp, bpmax), f32), np.zeros((Hp, bpmax), f32), np.zeros((M, bpmax), f32),
+            np.zeros((M, bpmax), f32), np.zeros((Hp, Kp), f32), np.zeros(Hp, f32), np.zeros(8, f32),
+        )
+
+    def train(self, seed: int) -> list[TrainHistory]:
+        s = self.settings
+        n = self.X.shape[0]
+        gen = torch.Generator().manual_seed(int(seed))
+        M = len(self.models)
+        losses: list[list[float]] = [[] for _ in range(M)]
+        step = 0
+        for _ in range(s.epochs):
+            perm = torch.randperm(n, generator=gen).numpy()
+            obj = np.zeros(M, np.float64)
+            taken = _epoch(self.X, self.y, perm, s.batch_size, self.K, self.W1, self.M1, self.b1, self.w2, self.M2,
+                           self.b2, self.col_model, self.m_start, self.m_end, float(s.l1), float(s.lr),
+                           float(s.weight_decay), self.mom, step, obj, *self.buffers)
+            step += taken
+            for i in range(M):
+                losses[i].append(float(obj[i] / max(taken, 1)))
+        self.write_back()
+        return [TrainHistory(h) for h in losses]
+
+    @torch.no_grad()
+    def write_back(self) -> None:
+        for i, m in enumerate(self.models):
+            s, e = self.m_start[i], self.m_end[i]
+            l0, l1 = m.layers
+            l0.weight.copy_(torch.from_numpy(self.W1[s:e, : self.K]))
+            l0.bias.copy_(torch.from_numpy(self.b1[s:e]))
+            l1.weight.copy_(torch.from_numpy(self.w2[s:e]).view(1, -1))
+            l1.bias.copy_(torch.from_numpy(self.b2[i : i + 1]))
+            m.eval()
+
+
+def train_wide(models, data, settings, seeds, *, progress: bool = False) -> list[TrainHistory]:
+    """Train ``models[i]`` on ``data[i] = (X, y)`` with order seed ``seeds[i]`` like
+    ``trainer.train`` (module docstring), models that see the same batches as one family.
+
+    Every model must be ``wide_compatible`` (else ``ValueError``) and every ``X`` float32.
+    Families run on up to ``torch.get_num_threads()`` threads (the kernels release the GIL);
+    a model's result does not depend on the threads or on its family's other members.
+    """
+    for i, m in enumerate(models):
+        why = wide_compatible(m)
+        if why is not None:
+            raise ValueError(f"models[{i}] cannot be trained by the wide trainer: {why}")
+        if data[i][0].dtype != torch.float32:
+            raise ValueError(f"data[{i}] X must be float32, got {data[i][0].dtype}")
+    out: list[TrainHistory | None] = [None] * len(models)
+    groups: dict[tuple, list[int]] = {}
+    for i, key in enumerate(family_keys(data, settings, seeds)):
+        groups.setdefault(key, []).append(i)
+    jobs = list(groups.values())
+
+    def run(idx: list[int]) -> None:
+        fam = _Family([models[i] for i in idx], data[idx[0]][0], data[idx[0]][1], settings[idx[0]])
+        for i, h in zip(idx, fam.train(seeds[idx[0]])):
+            out[i] = h
+
+    from tqdm.auto import tqdm
+
+    threads = max(1, min(len(jobs), torch.get_num_threads()))
+    with tqdm(total=len(jobs), desc="train (families)", disable=not progress, leave=False) as bar:
+        if threads == 1:
+            for idx in jobs:
+                run(idx)
+                bar.update(1)
+        else:
+            with ThreadPoolExecutor(threads) as pool:
+                for _ in pool.map(run, jobs):
+                    bar.update(1)
+    return out  # type: ignore[return-value]
