@@ -140,6 +140,10 @@ class DNFExperiment(TwoPhases):
         work = self.n_samples * self.n_clauses * self.clause_size * self.hidden
         return work * (self.pretrain_epochs + self.split_epochs * widths) + 50 * self.n_samples * 64
 
+    def family(self) -> tuple:
+        """``family_key(self)``: configs with equal families train as one wide layer."""
+        return family_key(self)
+
     @staticmethod
     def run_batch(configs) -> list[pd.DataFrame]:
         """The kind's runner: ``run_dnf``."""

@@ -203,7 +203,9 @@ def run_sweep(
                 print(f"sweep: corrupt result {key} moved to {moved}; recomputing", file=sys.stderr)
             todo.append(cfg)
         if use_dask and workers is not None:
-            chunk_size = min(chunk_size, max(1, math.ceil(len(todo) / workers)))
+            # about eight chunks per worker: handed out most expensive first, they let the
+            # workers finish together
+            chunk_size = min(chunk_size, max(1, math.ceil(len(todo) / (8 * workers))))
         chunks = plan_chunks(todo, chunk_size) if todo else []
         from tqdm.auto import tqdm
 

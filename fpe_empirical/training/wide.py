@@ -336,7 +336,9 @@ def train_wide(models, data, settings, seeds, *, progress: bool = False) -> list
     groups: dict[tuple, list[int]] = {}
     for i, key in enumerate(family_keys(data, settings, seeds)):
         groups.setdefault(key, []).append(i)
-    jobs = list(groups.values())
+    # most expensive first, so threads finish together (the order changes no number)
+    jobs = sorted(groups.values(), key=lambda idx: -sum(
+        models[i].layers[0].out_features for i in idx) * data[idx[0]][0].numel() * max(settings[idx[0]].epochs, 1))
 
     def run(idx: list[int]) -> None:
         fam = _Family([models[i] for i in idx], data[idx[0]][0], data[idx[0]][1], settings[idx[0]])
