@@ -90,7 +90,7 @@ def family_keys(data, settings, seeds) -> list[tuple]:
 
 @njit(fastmath={"contract"}, nogil=True, cache=True)
 def _epoch(X, y, perm, bs, K, W1, M1, b1, w2, M2, b2, col_model, m_start, m_end, l1, lr, wd,
-           mom, step0, obj, Xr, Xt, yb, A, G, o, g, dW1, dw2, part):  # pragma: no cover - numba
+           mom, step0, obj, Xr, Xt, yb, A, G, o, g, dW1, dw2, part, ebuf, lbuf, ibits, fbits):  # pragma: no cover - numba
     """One epoch of the family; returns the number of steps taken. ``mom``: (8,) tuple-like
     list of Adam moment arrays (m, v) of W1, b1, w2, b2."""
     n = perm.shape[0]
@@ -141,16 +141,35 @@ def _epoch(X, y, perm, bs, K, W1, M1, b1, w2, M2, b2, col_model, m_start, m_end,
                 wj = w2[j]
                 for i in range(bp):
                     o[m, i] += wj * A[j, i]
-            loss = 0.0
+            # e = exp(-|z|) by a vectorisable Cephes-style expf (2^n through the bits of
+            # an int32 view); one e serves the softplus (log1p(e) by its series in
+            # s = e / (2 + e)) and the sigmoid, both overflow-free
             bm = b2[m]
-            for i in range(b):
+            for i in range(bp):
+                x = max(-abs(o[m, i] + bm), np.float32(-87.0))
+                fn = np.floor(x * np.float32(1.44269504) + np.float32(0.5))
+                r = x - fn * np.float32(0.693359375) - fn * np.float32(-2.12194440e-4)
+                q = np.float32(1.9875691500e-4) * r + np.float32(1.3981999507e-3)
+                q = q * r + np.float32(8.3334519073e-3)
+                q = q * r + np.float32(4.1665795894e-2)
+                q = q * r + np.float32(1.6666665459e-1)
+                q = q * r + np.float32(5.0000001201e-1)
+                ebuf[i] = q * (r * r) + r + one
+                ibits[i] = (np.int32(fn) + np.int32(127)) << np.int32(23)
+            for i in range(bp):
+                e = ebuf[i] * fbits[i]
                 z = o[m, i] + bm
                 t = yb[i]
-                # one exp serves the loss (softplus) and the sigmoid, both overflow-free
-                e = np.float32(math.exp(-abs(z)))
-                loss += max(z, zero) - z * t + np.float32(math.log1p(e))
-                sig = one / (one + e) if z >= zero else e / (one + e)
+                sv = e / (np.float32(2.0) + e)
+                s2 = sv * sv
+                lg = np.float32(2.0) * sv * (one + s2 * (np.float32(1 / 3) + s2 * (np.float32(0.2) + s2 * (
+                    np.float32(1 / 7) + s2 * (np.float32(1 / 9) + s2 * np.float32(1 / 11))))))
+                lbuf[i] = max(z, zero) - z * t + lg
+                sig = (one if z >= zero else e) / (one + e)
                 g[m, i] = (sig - t) * inv_b
+            loss = 0.0
+            for i in range(b):
+                loss += lbuf[i]
             for i in range(b, bp):
                 g[m, i] = zero
             pen = 0.0
@@ -285,7 +304,10 @@ class _Family:
             np.zeros((bpmax, Kp), f32), np.zeros((K, bpmax), f32), np.zeros(bpmax, f32),
             np.zeros((Hp, bpmax), f32), np.zeros((Hp, bpmax), f32), np.zeros((M, bpmax), f32),
             np.zeros((M, bpmax), f32), np.zeros((Hp, Kp), f32), np.zeros(Hp, f32), np.zeros(8, f32),
+            np.zeros(bpmax, f32), np.zeros(bpmax, f32),
         )
+        ibits = np.zeros(bpmax, np.int32)
+        self.buffers += (ibits, ibits.view(np.float32))
 
     def train(self, seed: int) -> list[TrainHistory]:
         s = self.settings
