@@ -108,18 +108,20 @@ def _epoch(X, y, perm, bs, K, W1, M1, b1, w2, M2, b2, col_model, m_start, m_end,
         stop = min(start + bs, n)
         b = stop - start
         bp = (b + LANES - 1) // LANES * LANES
-        # gather the batch: rows of X (the ones column K included), and its transpose
-        for i in range(b):
-            r = perm[start + i]
-            for k in range(Kp):
-                Xr[i, k] = X[r, k]
-            yb[i] = y[r]
-        for i in range(b, bp):
-            for k in range(Kp):
-                Xr[i, k] = zero
-            yb[i] = zero
-        # transpose in blocks of LANES rows (they stay in L1 across k)
+        # gather the batch, LANES rows at a time: rows of X (the ones column K included),
+        # then their transpose while they are in L1
         for i0 in range(0, bp, LANES):
+            for lane in range(LANES):
+                i = i0 + lane
+                if i < b:
+                    r = perm[start + i]
+                    for k in range(Kp):
+                        Xr[i, k] = X[r, k]
+                    yb[i] = y[r]
+                else:
+                    for k in range(Kp):
+                        Xr[i, k] = zero
+                    yb[i] = zero
             for k in range(K):
                 for lane in range(LANES):
                     Xt[k, i0 + lane] = Xr[i0 + lane, k]
@@ -127,20 +129,20 @@ def _epoch(X, y, perm, bs, K, W1, M1, b1, w2, M2, b2, col_model, m_start, m_end,
         for j0 in range(0, Hp, COLS):
             for i0 in range(0, bp, LANES):
                 tile(W1, j0, Xt, i0, K, A)
-        for j in range(Hp):
-            bj = b1[j]
-            for i in range(bp):
-                v = A[j, i] + bj
-                A[j, i] = v if v > zero else zero
-        # second layer, loss and the logit gradient, model by model
+        # bias and ReLU, second layer (one pass per unit), loss and the logit gradient,
+        # model by model
         inv_b = one / np.float32(b)
         for m in range(M):
             for i in range(bp):
                 o[m, i] = zero
             for j in range(m_start[m], m_end[m]):
                 wj = w2[j]
+                bj = b1[j]
                 for i in range(bp):
-                    o[m, i] += wj * A[j, i]
+                    v = A[j, i] + bj
+                    v = v if v > zero else zero
+                    A[j, i] = v
+                    o[m, i] += wj * v
             # e = exp(-|z|) by a vectorisable Cephes-style expf (2^n through the bits of
             # an int32 view); one e serves the softplus (log1p(e) by its series in
             # s = e / (2 + e)) and the sigmoid, both overflow-free
@@ -190,10 +192,11 @@ def _epoch(X, y, perm, bs, K, W1, M1, b1, w2, M2, b2, col_model, m_start, m_end,
                 part[lane] = zero
             for i0 in range(0, bp, 8):
                 for lane in range(8):
-                    part[lane] += g[m, i0 + lane] * A[j, i0 + lane]
+                    gi = g[m, i0 + lane]
+                    a = A[j, i0 + lane]
+                    part[lane] += gi * a
+                    G[j, i0 + lane] = gi * wj if a > zero else zero
             dw2[j] = ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]))
-            for i in range(bp):
-                G[j, i] = g[m, i] * wj if A[j, i] > zero else zero
         # first-layer gradient: one GEMM (column K of X is ones: the bias gradient)
         for j0 in range(0, Hp, COLS):
             for k0 in range(0, Kp, LANES):
