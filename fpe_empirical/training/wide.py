@@ -90,7 +90,7 @@ def family_keys(data, settings, seeds) -> list[tuple]:
 
 @njit(fastmath={"contract"}, nogil=True, cache=True)
 def _epoch(X, y, perm, bs, K, W1, M1, b1, w2, M2, b2, col_model, m_start, m_end, l1, lr, wd,
-           mom, step0, obj, Xr, Xt, yb, A, G, o, g, dW1, dw2, part, ebuf, lbuf, ibits, fbits):  # pragma: no cover - numba
+           mom, step0, obj, Xr, Xt, yb, A, G, o, g, dW1, dw2, db1, part, ebuf, lbuf, ibits, fbits):  # pragma: no cover - numba
     """One epoch of the family; returns the number of steps taken. ``mom``: (8,) tuple-like
     list of Adam moment arrays (m, v) of W1, b1, w2, b2."""
     n = perm.shape[0]
@@ -108,7 +108,7 @@ def _epoch(X, y, perm, bs, K, W1, M1, b1, w2, M2, b2, col_model, m_start, m_end,
         stop = min(start + bs, n)
         b = stop - start
         bp = (b + LANES - 1) // LANES * LANES
-        # gather the batch, LANES rows at a time: rows of X (the ones column K included),
+        # gather the batch, LANES rows at a time: rows of X (zero-padded to Kp columns),
         # then their transpose while they are in L1
         for i0 in range(0, bp, LANES):
             for lane in range(LANES):
@@ -186,18 +186,22 @@ def _epoch(X, y, perm, bs, K, W1, M1, b1, w2, M2, b2, col_model, m_start, m_end,
                 for i in range(bp):
                     G[j, i] = zero
                 dw2[j] = zero
+                db1[j] = zero
                 continue
             wj = w2[j]
-            for lane in range(8):
+            for lane in range(16):
                 part[lane] = zero
             for i0 in range(0, bp, 8):
                 for lane in range(8):
                     gi = g[m, i0 + lane]
                     a = A[j, i0 + lane]
                     part[lane] += gi * a
-                    G[j, i0 + lane] = gi * wj if a > zero else zero
+                    gh = gi * wj if a > zero else zero
+                    G[j, i0 + lane] = gh
+                    part[8 + lane] += gh
             dw2[j] = ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]))
-        # first-layer gradient: one GEMM (column K of X is ones: the bias gradient)
+            db1[j] = ((part[8] + part[9]) + (part[10] + part[11])) + ((part[12] + part[13]) + (part[14] + part[15]))
+        # first-layer weight gradient: one GEMM
         for j0 in range(0, Hp, COLS):
             for k0 in range(0, Kp, LANES):
                 tile(G, j0, Xr, k0, bp, dW1)
@@ -224,15 +228,15 @@ def _epoch(X, y, perm, bs, K, W1, M1, b1, w2, M2, b2, col_model, m_start, m_end,
                 mm = mW1[j, k]
                 mm = mm + c1 * (gr - mm)
                 vv = vW1[j, k] * beta2 + c2 * gr * gr
-                wv = wv - step_size * (mm / (np.float32(math.sqrt(vv)) / bc2_sqrt + eps))
+                wv = wv - step_size * (mm / (np.sqrt(vv) / bc2_sqrt + eps))
                 W1[j, k] = wv * mk
                 mW1[j, k] = mm * mk
                 vW1[j, k] = vv * mk
             # b1
-            gr = dW1[j, K] + wd32 * b1[j]
+            gr = db1[j] + wd32 * b1[j]
             mm = mb1[j] + c1 * (gr - mb1[j])
             vv = vb1[j] * beta2 + c2 * gr * gr
-            b1[j] = b1[j] - step_size * (mm / (np.float32(math.sqrt(vv)) / bc2_sqrt + eps))
+            b1[j] = b1[j] - step_size * (mm / (np.sqrt(vv) / bc2_sqrt + eps))
             mb1[j] = mm
             vb1[j] = vv
             # w2 (masked)
@@ -240,7 +244,7 @@ def _epoch(X, y, perm, bs, K, W1, M1, b1, w2, M2, b2, col_model, m_start, m_end,
             gr = dw2[j] * mk + wd32 * w2[j]
             mm = mw2[j] + c1 * (gr - mw2[j])
             vv = vw2[j] * beta2 + c2 * gr * gr
-            w2[j] = (w2[j] - step_size * (mm / (np.float32(math.sqrt(vv)) / bc2_sqrt + eps))) * mk
+            w2[j] = (w2[j] - step_size * (mm / (np.sqrt(vv) / bc2_sqrt + eps))) * mk
             mw2[j] = mm * mk
             vw2[j] = vv * mk
         for m in range(M):
@@ -250,7 +254,7 @@ def _epoch(X, y, perm, bs, K, W1, M1, b1, w2, M2, b2, col_model, m_start, m_end,
             gr = s + wd32 * b2[m]
             mm = mb2[m] + c1 * (gr - mb2[m])
             vv = vb2[m] * beta2 + c2 * gr * gr
-            b2[m] = b2[m] - step_size * (mm / (np.float32(math.sqrt(vv)) / bc2_sqrt + eps))
+            b2[m] = b2[m] - step_size * (mm / (np.sqrt(vv) / bc2_sqrt + eps))
             mb2[m] = mm
             vb2[m] = vv
         steps += 1
@@ -272,7 +276,7 @@ class _Family:
         self.settings = settings
         n, K = X.shape
         self.K = K
-        Kp = _round_up(K + 1, LANES)  # + the ones column (bias gradient)
+        Kp = _round_up(K, LANES)
         widths = [m.layers[0].out_features for m in models]
         starts = np.concatenate([[0], np.cumsum(widths)]).astype(np.int64)
         H = int(starts[-1])
@@ -283,7 +287,6 @@ class _Family:
             self.col_model[s:e] = i
         Xn = np.zeros((n, Kp), np.float32)
         Xn[:, :K] = X.detach().cpu().numpy()
-        Xn[:, K] = 1.0
         self.X = Xn
         self.y = y.detach().cpu().numpy().astype(np.float32)
         f32 = np.float32
@@ -306,7 +309,7 @@ class _Family:
         self.buffers = (
             np.zeros((bpmax, Kp), f32), np.zeros((K, bpmax), f32), np.zeros(bpmax, f32),
             np.zeros((Hp, bpmax), f32), np.zeros((Hp, bpmax), f32), np.zeros((M, bpmax), f32),
-            np.zeros((M, bpmax), f32), np.zeros((Hp, Kp), f32), np.zeros(Hp, f32), np.zeros(8, f32),
+            np.zeros((M, bpmax), f32), np.zeros((Hp, Kp), f32), np.zeros(Hp, f32), np.zeros(Hp, f32), np.zeros(16, f32),
             np.zeros(bpmax, f32), np.zeros(bpmax, f32),
         )
         ibits = np.zeros(bpmax, np.int32)
