@@ -338,7 +338,7 @@ def _parser() -> OneLineArgumentParser:
     defaults = DNFExperiment()
     for name in ("n_clauses", "clause_size", "hidden", "alpha", "n_samples"):
         p.add_argument(f"--{name.replace('_', '-')}", type=int, default=getattr(defaults, name))
-    add_schedule_arguments(p, defaults, backend="auto")
+    add_schedule_arguments(p, defaults, backend="wide")
     p.add_argument("--out", help="result store directory: each run stored as it finishes, stored runs reused (resume)")
     p.add_argument("--save-models", help="directory: the networks of each run, one folder per config key")
     p.add_argument("--group-size", type=int, default=0, help="configs per training call (0: all at once)")
