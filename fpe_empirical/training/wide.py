@@ -37,7 +37,7 @@ from numba import njit
 
 from ..nn.models import MLP
 from .settings import TrainHistory, TrainSettings
-from .wide_simd import COLS, LANES, tile
+from .wide_simd import BATCH_LANES, COLS, LANES, tile, tile24
 
 __all__ = ["wide_compatible", "train_wide", "family_keys"]
 
@@ -107,11 +107,11 @@ def _epoch(X, y, perm, bs, K, W1, M1, b1, w2, M2, b2, col_model, m_start, m_end,
     for start in range(0, n, bs):
         stop = min(start + bs, n)
         b = stop - start
-        bp = (b + LANES - 1) // LANES * LANES
-        # gather the batch, LANES rows at a time: rows of X (zero-padded to Kp columns),
-        # then their transpose while they are in L1
-        for i0 in range(0, bp, LANES):
-            for lane in range(LANES):
+        bp = (b + BATCH_LANES - 1) // BATCH_LANES * BATCH_LANES
+        # gather the batch, BATCH_LANES rows at a time: rows of X (zero-padded to Kp
+        # columns), then their transpose while they are in L1
+        for i0 in range(0, bp, BATCH_LANES):
+            for lane in range(BATCH_LANES):
                 i = i0 + lane
                 if i < b:
                     r = perm[start + i]
@@ -123,12 +123,12 @@ def _epoch(X, y, perm, bs, K, W1, M1, b1, w2, M2, b2, col_model, m_start, m_end,
                         Xr[i, k] = zero
                     yb[i] = zero
             for k in range(K):
-                for lane in range(LANES):
+                for lane in range(BATCH_LANES):
                     Xt[k, i0 + lane] = Xr[i0 + lane, k]
         # forward, first layer: one GEMM over every unit of the family
         for j0 in range(0, Hp, COLS):
-            for i0 in range(0, bp, LANES):
-                tile(W1, j0, Xt, i0, K, A)
+            for i0 in range(0, bp, BATCH_LANES):
+                tile24(W1, j0, Xt, i0, K, A)
         # bias and ReLU, second layer (one pass per unit), loss and the logit gradient,
         # model by model
         inv_b = one / np.float32(b)
@@ -304,7 +304,7 @@ class _Family:
                 self.M2[s:e] = l1.mask.numpy()[0]
                 self.b2[i] = l1.bias.numpy()[0]
         self.mom = tuple(np.zeros_like(a) for a in (self.W1, self.W1, self.b1, self.b1, self.w2, self.w2, self.b2, self.b2))
-        bpmax = _round_up(max(1, min(settings.batch_size, n)), LANES)
+        bpmax = _round_up(max(1, min(settings.batch_size, n)), BATCH_LANES)
         M = len(models)
         self.buffers = (
             np.zeros((bpmax, Kp), f32), np.zeros((K, bpmax), f32), np.zeros(bpmax, f32),
