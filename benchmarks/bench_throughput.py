@@ -1,6 +1,12 @@
 """DNF training throughput, end to end, against a plain PyTorch loop and sgemm peak, in ONE run.
 
     .venv/bin/python benchmarks/bench_throughput.py [--grid benchmarks/grids/slice24.json] [--workers 2]
+    .venv/bin/python benchmarks/bench_throughput.py --estimate [--epochs 3]
+
+``--estimate``: the ``dnf-paper`` grid's training at 40,000 samples from CPU time on one
+thread: per clause count one family (phase 1: the 4 dense widths; phase 2: dense control,
+clause and random split of each, 12 models), ``--epochs`` epochs each, scaled to 5 seeds x
+1000 epochs; beside it the plain loop's steps per CPU-second in the same process.
 
 1. ``python -m fpe_empirical.sweep GRID --store <fresh> --workers N`` as a subprocess: wall
    time (process start, data, training, metrics, storing: everything), and the grid's
@@ -125,12 +131,59 @@ def grid_work(grid: str) -> tuple[int, float]:
     return steps, flops
 
 
+def estimate(epochs: int) -> int:
+    """The ``--estimate`` mode (module docstring)."""
+    import copy
+
+    import torch
+
+    torch.set_num_threads(1)
+    sys.path.insert(0, str(ROOT))
+    from fpe_empirical.data.dnf import make_dnf_dataset
+    from fpe_empirical.nn.expand import fpe_expand
+    from fpe_empirical.nn.models import MLP
+    from fpe_empirical.training.settings import TrainSettings
+    from fpe_empirical.training.wide import _Family
+
+    s = TrainSettings(epochs=epochs, batch_size=500, lr=1e-3, weight_decay=1e-4, l1=1e-4)
+    total, steps = 0.0, 0
+    for C in (3, 6, 8, 10, 15, 20, 25, 32):
+        ds = make_dnf_dataset(n_clauses=C, clause_size=4, n_samples=40000, seed=1)
+        X, y = ds.X_train, ds.y_train
+        torch.manual_seed(0)
+        p1 = [MLP(4 * C, h, 1) for h in (4, 8, 12, 16)]
+        groups = [[copy.deepcopy(b) for b in p1]]
+        groups.append([m for b in p1 for m in (copy.deepcopy(b), fpe_expand(b, 2, strategy="random", seed=1),
+                                               fpe_expand(b, 2, strategy="clause", groups=[list(c) for c in ds.clauses],
+                                                          seed=2))])
+        per = []
+        for ms in groups:
+            _Family(copy.deepcopy(ms), X, y, s.replace(epochs=1)).train(1)  # compile / warm up
+            fam = _Family(copy.deepcopy(ms), X, y, s)
+            t = time.process_time()
+            fam.train(1)
+            per.append((time.process_time() - t) / epochs)
+        total += 5 * 1000 * sum(per)
+        steps += 5 * 1000 * 64 * 16
+        print(f"n_clauses {C:2d}: phase 1 {per[0] * 1e3:.1f} ms/epoch, phase 2 {per[1] * 1e3:.1f} ms/epoch (CPU)", flush=True)
+    plain = _python(PLAIN, "3000")
+    rate = steps / total
+    print(f"dnf-paper training at 40,000 samples: {total / 60:.1f} CPU-minutes on one thread, {rate:,.0f} model-steps "
+          f"per CPU-second; plain loop {plain[1]:,.0f} steps per CPU-second: {rate / plain[1]:.1f}x per core; "
+          f"2 free cores: {total / 120:.1f} min of training")
+    return 0
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--grid", default=str(DEFAULT_GRID), help="grid name or file (default: the 24-run slice)")
     p.add_argument("--workers", type=int, default=2, help="Dask workers of the sweep (0: in-process)")
     p.add_argument("--plain-steps", type=int, default=3000)
+    p.add_argument("--estimate", action="store_true", help="estimate the dnf-paper grid's training from CPU time")
+    p.add_argument("--epochs", type=int, default=3, help="epochs per phase of --estimate")
     args = p.parse_args(argv)
+    if args.estimate:
+        return estimate(args.epochs)
     model_steps, flops = grid_work(args.grid)
     threads = max(args.workers, 1) if args.workers else (os.cpu_count() or 1)
     plain = [_python(PLAIN, str(args.plain_steps))]
