@@ -94,8 +94,16 @@ def family_keys(data, settings, seeds) -> list[tuple]:
 @njit(fastmath={"contract"}, nogil=True, cache=True)
 def _epoch(X, y, perm, bs, K, W1, M1, b1, w2, M2, b2, col_model, m_start, m_end, l1, lr, wd,
            mom, step0, obj, Xr, Xt, yb, A, G, o, g, dW1, dw2, db1, part, ebuf, lbuf, ibits, fbits):  # pragma: no cover - numba
-    """One epoch of the family; returns the number of steps taken. ``mom``: (8,) tuple-like
-    list of Adam moment arrays (m, v) of W1, b1, w2, b2."""
+    """One epoch of a family over the row order ``perm``; returns the steps taken.
+
+    Units ``j`` (rows of ``W1``, padded to a multiple of ``COLS``) belong to model
+    ``col_model[j]`` (-1: padding); model ``m`` owns units ``m_start[m]:m_end[m]``. ``mom``:
+    the Adam moments ``(m, v)`` of W1, b1, w2, b2; ``step0``: steps taken before this
+    epoch; ``obj[m]`` accumulates each step's objective. The rest are scratch buffers.
+    Per step: ``A = relu(W1 X^T + b1)``; ``o_m = w2_m . A_m + b2_m``; ``L_m = mean BCE +
+    l1 sum |W1_m|``; ``G = (sigmoid(o) - y) / b * w2 * [A > 0]``; ``dW1 = G X``; Adam
+    ``g += wd p; m += (1 - beta1)(g - m); v = beta2 v + (1 - beta2) g^2;
+    p -= lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)``; masks re-applied."""
     n = perm.shape[0]
     Kp = X.shape[1]
     Hp = W1.shape[0]
