@@ -243,3 +243,18 @@ def test_case_study_models_retrain_a_damaged_folder(tmp_path, capsys):
     assert "unreadable" in capsys.readouterr().err
     assert again.frame["test_accuracy"].tolist() == res.frame["test_accuracy"].tolist()
     assert json.loads((d / "result.json").read_text())["config_key"] == config_key(res.config)
+
+
+def test_quick_profile_trains_dnf_at_the_papers_schedule():
+    """Issue 15: the quick profile's DNF runs (case study included) use the paper's schedule
+    (the DNFExperiment defaults: 1000 + 1000 epochs, 40,000 samples); only the grid is smaller."""
+    from fpe_empirical.dnf_experiment import DNFExperiment
+    from fpe_empirical.sweeps.catalogue import PAPER, QUICK
+    from fpe_empirical.sweeps.targets import case_study_config
+
+    paper = DNFExperiment()
+    case = case_study_config("quick", seed=0)
+    assert (case.pretrain_epochs, case.split_epochs, case.n_samples) == (paper.pretrain_epochs, paper.split_epochs,
+                                                                         paper.n_samples) == (1000, 1000, 40_000)
+    assert dict(QUICK.dnf.schedule) == dict(PAPER.dnf.schedule) == {}
+    assert len(QUICK.dnf.seeds) < len(PAPER.dnf.seeds)

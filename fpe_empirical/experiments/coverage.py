@@ -327,9 +327,10 @@ def _measure_rows(cfg: CoverageExperiment, dense: MLP, dataset) -> list[dict[str
     return rows
 
 
-def run_coverage(configs, *, backend: str = "auto") -> list[pd.DataFrame]:
+def run_coverage(configs, *, backend: str = "wide") -> list[pd.DataFrame]:
     """Runner of kind ``"dnf-coverage"``: phase 1 of every config in one ``train_many`` call
-    (as the DNF experiment), then every replicate split; one frame per config with one row
+    (by the DNF experiment's trainer, so the pre-trained networks are the DNF runs' own),
+    then every replicate split; one frame per config with one row
     per (stage, replicate): stage ``"dense"`` (the pre-trained model), ``"pre_prune"``
     (``split_support``) and ``"post_prune"`` (``fpe_expand``'s masks).
 

@@ -25,6 +25,7 @@ one folder per config key (``results.models``).
 from __future__ import annotations
 
 import copy
+import functools
 import math
 import os
 import sys
@@ -62,6 +63,7 @@ __all__ = [
     "train_dnf",
     "train_dnf_many",
     "run_dnf",
+    "family_key",
     "save_result",
     "load_result",
     "main",
@@ -75,8 +77,9 @@ DNF_STRATEGIES = ("dense", *strategy_names())
 
 # code_version 3: the default n_samples became 40,000 (config keys hash only non-default
 # fields, so a stored DNFExperiment() result of version 1 holds 10,000 samples, of
-# version 2 20,000)
-@experiment_kind("dnf", 3)
+# version 2 20,000). code_version 4: ``run_dnf`` trains with the wide trainer
+# (``training.wide``): the same semantics, stored numbers different in float rounding.
+@experiment_kind("dnf", 4)
 @dataclass(frozen=True)
 class DNFExperiment(TwoPhases):
     """One DNF run: a dense ``n_literals -> hidden -> 1`` MLP, split by each strategy.
@@ -137,6 +140,10 @@ class DNFExperiment(TwoPhases):
         work = self.n_samples * self.n_clauses * self.clause_size * self.hidden
         return work * (self.pretrain_epochs + self.split_epochs * widths) + 50 * self.n_samples * 64
 
+    def family(self) -> tuple:
+        """``family_key(self)``: configs with equal families train as one wide layer."""
+        return family_key(self)
+
     @staticmethod
     def run_batch(configs) -> list[pd.DataFrame]:
         """The kind's runner: ``run_dnf``."""
@@ -172,6 +179,17 @@ def _validate_data_args(config: DNFExperiment) -> None:
 def make_dataset(config: DNFExperiment) -> DNFDataset:
     """Stage 1: the config's data set (seed ``derive_seed(config.seed, "data")``)."""
     return make_dnf_dataset(**_data_kwargs(config))
+
+
+@functools.lru_cache(maxsize=4)
+def _cached_dataset(key: tuple) -> DNFDataset:
+    return make_dnf_dataset(**dict(key))
+
+
+def _stage_data(config: DNFExperiment) -> DNFDataset:
+    # configs that differ only in width or strategy (one wide family) get one data set
+    # object: generated once, hashed once by the trainer; nothing mutates it
+    return _cached_dataset(tuple(sorted(_data_kwargs(config).items())))
 
 
 def build_dense(config: DNFExperiment) -> MLP:
@@ -218,7 +236,7 @@ class DNFResult(Trained):
 STAGES = Stages(
     config=DNFExperiment,
     result=DNFResult,
-    data=make_dataset,
+    data=_stage_data,
     dense=lambda config, data: build_dense(config),
     split=split_model,
     row=_row,
@@ -242,10 +260,22 @@ def train_dnf(config: DNFExperiment, *, backend: str | None = None, progress: bo
 def run_dnf(configs) -> list[pd.DataFrame]:
     """Runner of kind ``"dnf"``: one tidy DataFrame per config (see ``train_dnf_many``).
 
-    Trains with ``backend="auto"``: every phase of every config in one batched ensemble
-    call (``training.ensemble``; equal to the loop up to float reassociation).
+    Trains with ``backend="wide"`` (``training.wide``): the models of every config that see
+    the same batches (all strategies of a config; all hidden widths of one data set and
+    seed) as one wide layer, equal to the loop up to float reassociation and bit-identical
+    whatever other configs share the call.
     """
-    return [r.frame for r in train_dnf_many(configs, backend="auto")]
+    return [r.frame for r in train_dnf_many(configs, backend="wide")]
+
+
+def family_key(config: DNFExperiment) -> tuple:
+    """Configs with equal keys train as one wide family (``training.wide``): every field
+    but ``hidden``, ``alpha`` and ``strategies`` (same data, seeds and schedule, so the
+    same batches). The sweep keeps a family in one chunk (``sweeps.chunks``)."""
+    d = config_to_dict(config)
+    for name in ("hidden", "alpha", "strategies"):
+        d.pop(name, None)
+    return ("dnf", tuple(sorted((k, repr(v)) for k, v in d.items())))
 
 
 # --------------------------------------------------------------------------- save / load
@@ -308,7 +338,7 @@ def _parser() -> OneLineArgumentParser:
     defaults = DNFExperiment()
     for name in ("n_clauses", "clause_size", "hidden", "alpha", "n_samples"):
         p.add_argument(f"--{name.replace('_', '-')}", type=int, default=getattr(defaults, name))
-    add_schedule_arguments(p, defaults, backend="auto")
+    add_schedule_arguments(p, defaults, backend="wide")
     p.add_argument("--out", help="result store directory: each run stored as it finishes, stored runs reused (resume)")
     p.add_argument("--save-models", help="directory: the networks of each run, one folder per config key")
     p.add_argument("--group-size", type=int, default=0, help="configs per training call (0: all at once)")

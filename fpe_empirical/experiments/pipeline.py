@@ -1,7 +1,7 @@
 """The staged pipeline every network experiment shares: pretrain -> split -> fine-tune -> rows.
 
 ``run_pipeline(configs, stages)`` runs the stages over *all* configs of one call, so the
-chosen trainer (``training.backends``: ``"loop"``, ``"ensemble"`` or ``"auto"``) sees every
+chosen trainer (``training.backends``: ``"loop"``, ``"ensemble"``, ``"auto"`` or ``"wide"``) sees every
 model of a phase at once:
 
 1. data: ``stages.data(config)``;
@@ -123,9 +123,10 @@ def add_schedule_arguments(parser, defaults: TwoPhases, *, backend: str) -> None
     for name in SCHEDULE_FIELDS:
         value = getattr(defaults, name)
         parser.add_argument(f"--{name.replace('_', '-')}", type=type(value), default=value)
-    parser.add_argument("--backend", choices=["loop", "ensemble", "auto"], default=backend,
+    parser.add_argument("--backend", choices=["loop", "ensemble", "auto", "wide"], default=backend,
                         help="train_many backend: 'auto' stacks the models into batched ensembles (fast), "
-                             "'loop' is the reference")
+                             "'wide' trains models that see the same batches as one wide layer (fastest, "
+                             "one-hidden-layer binary models), 'loop' is the reference")
     parser.add_argument("--progress", action="store_true", help="progress bars even when stderr is not a TTY")
 
 

@@ -58,12 +58,24 @@ def _sort_key(cfg: Any) -> tuple:
     return (type(cfg).kind, tuple((k, _orderable(v)) for k, v in fields.items()), _orderable(seed))
 
 
+def _family(cfg: Any) -> Any:
+    """The config's training family (``cfg.family()``, e.g. ``DNFExperiment.family``: configs
+    whose models see the same batches train as one wide layer), or None."""
+    fam = getattr(cfg, "family", None)
+    return fam() if callable(fam) else None
+
+
 def plan_chunks(configs: Sequence[Any], chunk_size: int) -> list[list[Any]]:
     """Cut ``configs`` into chunks of at most ``chunk_size``, similar configs together.
 
-    Configs are grouped by kind and sorted by their fields (seed last), then cut into
-    equal-sized consecutive chunks (``ceil(n / ceil(n / chunk_size))`` each); chunks are
-    returned most expensive first (``config_cost``: the kind's registered cost).
+    Configs are grouped by kind and sorted by their fields (seed last). A kind whose configs
+    have a ``family()`` (configs trained together as one wide family) is cut family by
+    family: whole families are packed into chunks of at most ``chunk_size`` configs (a
+    family larger than that is cut into pieces), so a family is never spread over chunks
+    it could share. Other kinds are cut into equal-sized consecutive chunks
+    (``ceil(n / ceil(n / chunk_size))`` each). Chunks are returned most expensive first
+    (``config_cost``: the kind's registered cost), so parallel workers finish together.
+    A run's stored numbers do not depend on the chunking (tests/test_wide.py).
     """
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, int):
         raise TypeError(f"chunk_size must be an int, got {type(chunk_size).__name__}")
@@ -75,9 +87,25 @@ def plan_chunks(configs: Sequence[Any], chunk_size: int) -> list[list[Any]]:
     chunks = []
     for kind in sorted(by_kind):
         items = sorted(by_kind[kind], key=_sort_key)
-        n_chunks = math.ceil(len(items) / chunk_size)
-        size = math.ceil(len(items) / n_chunks)
-        chunks.extend(items[i : i + size] for i in range(0, len(items), size))
+        families: dict[Any, list[Any]] = {}
+        for cfg in items:
+            fam = _family(cfg)
+            families.setdefault(("single", config_key(cfg)) if fam is None else fam, []).append(cfg)
+        if len(families) == len(items):  # no families: equal consecutive chunks
+            n_chunks = math.ceil(len(items) / chunk_size)
+            size = math.ceil(len(items) / n_chunks)
+            chunks.extend(items[i : i + size] for i in range(0, len(items), size))
+            continue
+        current: list[Any] = []
+        for members in families.values():
+            for i in range(0, len(members), chunk_size):
+                piece = members[i : i + chunk_size]
+                if current and len(current) + len(piece) > chunk_size:
+                    chunks.append(current)
+                    current = []
+                current = current + piece
+        if current:
+            chunks.append(current)
     # most expensive first (stable): parallel workers then finish at about the same time
     return sorted(chunks, key=lambda chunk: -sum(config_cost(c) for c in chunk))
 

@@ -112,7 +112,7 @@ def case_study_models(profile: str, store, *, seeds: Sequence[int] | None = None
                     continue
         todo.append(cfg)
     if todo:
-        for res in dnf.train_dnf_many(todo, backend="auto", progress=progress):
+        for res in dnf.train_dnf_many(todo, backend="wide", progress=progress):
             key = config_key(res.config)
             dnf.save_result(res, root / key)  # the folder is written as a whole
             if store.status(key) != "ok":

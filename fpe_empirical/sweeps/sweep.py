@@ -6,9 +6,11 @@
   figure subsets, ...) or a JSON / TOML / YAML grid file (format: ``sweeps.grids``).
 - Configs whose verified result is in the store are skipped; corrupt files are reported,
   moved to ``DIR/.corrupt/`` and recomputed. The rest is cut into chunks of similar
-  configs (sorted by their fields, seed last) that ``run_many`` trains together as
-  batched ensembles; each chunk's results are stored as soon as it finishes, each in its
-  own atomically written file. A kill at any moment loses at most the chunks in flight.
+  configs (sorted by their fields, seed last; a kind's training families, e.g. the DNF
+  widths of one data set and seed, kept whole) that ``run_many`` trains together; chunks
+  run most expensive first; each chunk's results are stored as soon as it finishes, each
+  in its own atomically written file. A kill at any moment loses at most the chunks in
+  flight. Stored numbers do not depend on the chunking or the number of workers.
 - Backends: in-process (default); a local Dask cluster with ``--workers N`` (processes,
   ``cores // N`` torch threads each); an existing Dask scheduler with ``--scheduler
   ADDRESS`` (dask-jobqueue/SLURM, Kubernetes: workers need this package installed;
@@ -203,7 +205,9 @@ def run_sweep(
                 print(f"sweep: corrupt result {key} moved to {moved}; recomputing", file=sys.stderr)
             todo.append(cfg)
         if use_dask and workers is not None:
-            chunk_size = min(chunk_size, max(1, math.ceil(len(todo) / workers)))
+            # about eight chunks per worker: handed out most expensive first, they let the
+            # workers finish together
+            chunk_size = min(chunk_size, max(1, math.ceil(len(todo) / (8 * workers))))
         chunks = plan_chunks(todo, chunk_size) if todo else []
         from tqdm.auto import tqdm
 

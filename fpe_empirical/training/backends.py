@@ -6,7 +6,9 @@
 - ``"loop"``: ``trainer.train_each``, the reference, one model at a time;
 - ``"ensemble"``: ``ensemble.train_ensemble``, every model in stacks (a model that cannot be
   stacked is a ``ValueError``);
-- ``"auto"``: the models that can be stacked in stacks, the rest one at a time.
+- ``"auto"``: the models that can be stacked in stacks, the rest one at a time;
+- ``"wide"``: one-hidden-layer binary models by ``wide.train_wide`` (models that see the
+  same batches as one wide layer), the rest as ``"auto"``.
 
 Every trainer keeps the contract: the result equals ``[train(m, X, y, s, seed=seed)[1] for
 ...]`` up to float reassociation when batched. The trainers do not know each other; the
@@ -23,8 +25,9 @@ from ..nn.models import MLP
 from .ensemble import ensemble_compatible, train_ensemble
 from .settings import TrainHistory, TrainSettings, check_data, check_seed, per_model
 from .trainer import train_each
+from .wide import train_wide, wide_compatible
 
-__all__ = ["TRAINERS", "train_many", "train_auto"]
+__all__ = ["TRAINERS", "train_many", "train_auto", "train_wide_auto"]
 
 
 def train_auto(models, data, settings, seeds, *, progress: bool = False) -> list[TrainHistory]:
@@ -41,11 +44,27 @@ def train_auto(models, data, settings, seeds, *, progress: bool = False) -> list
     return out  # type: ignore[return-value]
 
 
+def train_wide_auto(models, data, settings, seeds, *, progress: bool = False) -> list[TrainHistory]:
+    """``wide.train_wide`` for the ``wide_compatible`` models with float32 data, ``train_auto``
+    for the rest."""
+    wide = [i for i, m in enumerate(models) if wide_compatible(m) is None and data[i][0].dtype == torch.float32]
+    rest = sorted(set(range(len(models))) - set(wide))
+    out: list[TrainHistory | None] = [None] * len(models)
+    for idx, fn in ((wide, train_wide), (rest, train_auto)):
+        if idx:
+            hist = fn([models[i] for i in idx], [data[i] for i in idx], [settings[i] for i in idx],
+                      [seeds[i] for i in idx], progress=progress)
+            for i, h in zip(idx, hist):
+                out[i] = h
+    return out  # type: ignore[return-value]
+
+
 #: backend name -> trainer
 TRAINERS: dict[str, Callable[..., list[TrainHistory]]] = {
     "loop": train_each,
     "ensemble": train_ensemble,
     "auto": train_auto,
+    "wide": train_wide_auto,
 }
 
 
