@@ -146,8 +146,41 @@ def test_two_four_full_output_is_rational_and_exact():
     assert ft.expected_collisions(C, K, 2, 8, model="two_four", log=True) == -math.inf
     ratio = ft.collision_ratio(C, K, 2, model="two_four", layout="shuffled")
     assert ratio == pytest.approx(val[0] / (4 * math.comb(C, 2)), rel=1e-14)
-    with pytest.raises(ValueError, match="method must be 'exact'"):
+    with pytest.raises(ValueError, match="method must be 'exact' for model='two_four'"):
         ft.expected_collisions(C, K, 2, 8, model="two_four", method="paper")
+
+
+def test_two_four_collision_ratio_modes():
+    """two_four collision ratio: one parent's expected collisions over C(C,2), exactly (the
+    bounds are the value); its log; 0 (log -inf) for clauses aligned with the groups of 4."""
+    per_parent = ft.expected_collisions(C, K, 2, 1, model="two_four", layout="shuffled")
+    val, info = ft.collision_ratio(C, K, 2, model="two_four", layout="shuffled", full_output=True)
+    assert val == pytest.approx(per_parent / math.comb(C, 2), rel=1e-14)
+    assert info.method_used == "rational" and info.lower == info.upper == val and not info.fell_back
+    lg, info = ft.collision_ratio(C, K, 2, model="two_four", layout="shuffled", log=True, full_output=True)
+    assert lg == pytest.approx(math.log(val), rel=1e-14) and info.lower == info.upper == lg
+    assert ft.collision_ratio(C, K, 2, model="two_four") == 0.0
+    assert ft.collision_ratio(C, K, 2, model="two_four", log=True) == -math.inf
+    with pytest.raises(ValueError, match="method must be 'exact' for model='two_four'"):
+        ft.collision_ratio(C, K, 2, model="two_four", method="paper")
+    with pytest.raises(ValueError, match="layout must be one of"):
+        ft.collision_ratio(C, K, 2, layout="diagonal")
+    with pytest.raises(ValueError, match="n_clauses must be >= 2"):
+        ft.collision_ratio(1, K, 2, model="literal")
+
+
+def test_log_outputs_follow_the_fallback_values():
+    """Where the exact evaluation falls back (huge C, few parents), log=True is still the log of
+    the returned value and of its complement (0 -> -inf)."""
+    parents = [10, 100]
+    for complement in (False, True):
+        plain = ft.prob_all_covered(1000, 4, 2, parents, complement=complement)
+        lg = ft.prob_all_covered(1000, 4, 2, parents, complement=complement, log=True)
+        for p, g in zip(plain, lg):
+            if p == 0:
+                assert g == -math.inf
+            else:
+                assert g == pytest.approx(math.log(p), rel=1e-12, abs=1e-300)
 
 
 @pytest.mark.parametrize("complement", [False, True])
@@ -242,17 +275,18 @@ def test_split_masks_clause_groups_and_checks():
         split_masks(model, 2, seed=-1)
 
 
-@pytest.mark.parametrize("strategy", ["random", "two_four", "clause"])
+@pytest.mark.parametrize("strategy", ["random", "two_four", "clause", "gram"])
 def test_partition_inputs_one_parent(strategy):
     """Disjoint child masks (alpha, in_features) whose union is exactly the support."""
     rng = np.random.default_rng(0)
     support = np.array([0, 1, 2, 3, 5, 6, 8, 9, 10, 11])
-    groups = [np.array([0, 1, 2, 3]), np.array([8, 9, 10, 11])] if strategy == "clause" else None
+    # the groups a group-keeping strategy balances ("gram": its clusters, given here)
+    groups = [np.array([0, 1, 2, 3]), np.array([8, 9, 10, 11])] if strategy in ("clause", "gram") else None
     masks = partition_inputs(support, 12, 2, strategy, rng, groups)
     assert masks.shape == (2, 12) and masks.dtype == bool
     assert (masks.sum(0) <= 1).all()
     assert np.array_equal(np.flatnonzero(masks.any(0)), support)
-    if strategy == "clause":
+    if groups is not None:
         for g in groups:
             assert masks[0, g].all() or masks[1, g].all()
     if strategy == "random":
