@@ -384,3 +384,54 @@ def test_masked_linear_init_is_nn_linear_and_respects_mask():
         MaskedLinear(3, 0)
     with pytest.raises(TypeError, match="model must be a torch.nn.Module"):
         count_nonzero("not a model")
+
+
+# --------------------------------------------------------------------------- bad input names the parameter
+# The project's rule (GUIDE/CONTRIBUTING): a bad argument raises ValueError/TypeError whose
+# message names the parameter and what it must be. Anchored regexes: the whole message.
+@pytest.mark.parametrize("call, exc, message", [
+    (lambda: MLP(4, "x", 1), TypeError, r"hidden must be an int or a list of ints, got str 'x'"),
+    (lambda: MLP(4, [], 1), ValueError, r"hidden must name at least one hidden layer width"),
+    (lambda: MLP(4, [3, 0], 1), ValueError, r"hidden\[1\] must be an integer >= 1, got 0"),
+    (lambda: MLP(0, 3, 1), ValueError, r"in_features must be an integer >= 1, got 0"),
+    (lambda: MLP(4, 3, 0), ValueError, r"out_features must be an integer >= 1, got 0"),
+    (lambda: MLP(4, 3, 1, bias="y"), TypeError, r"bias must be a bool, got str 'y'"),
+    (lambda: MLP(4, 3, 1, layernorm=1), TypeError, r"layernorm must be a bool, got int 1"),
+    (lambda: MaskedLinear(2, 2, bias=3), TypeError, r"bias must be a bool, got int 3"),
+    (lambda: count_nonzero("x"), TypeError, r"model must be a torch.nn.Module \(e.g. an fpe_empirical.MLP\), got str"),
+    (lambda: fpe_expand("x", 2), TypeError, r"model must be an fpe_empirical.MLP, got str"),
+    (lambda: fpe_expand(MLP(6, 3, 1), 2, strategy="two_four"), ValueError,
+     r"strategy='two_four' needs in_features of hidden layer 1 to be a multiple of 4, got 6"),
+    (lambda: fpe_expand(MLP(8, [4, 4, 4], 1), 2, strategy="clause", groups=[[0, 1]], layers="alternate"), ValueError,
+     r"strategy='clause' groups name input features of layer 1 only; with layers='alternate' this model splits "
+     r"2 layers: use strategy='random' or 'gram' or 'two_four'"),
+    (lambda: ft.prob_child_covers(8, 4, 2, clauses=-1), ValueError, r"clauses must be an integer >= 0, got -1"),
+    (lambda: ft.prob_child_covers(8, 4, 2, clauses=9), ValueError, r"clauses must be <= n_clauses = 8, got 9"),
+])
+def test_bad_input_message_names_the_parameter(call, exc, message):
+    with pytest.raises(exc, match=f"^{message}$"):
+        call()
+
+
+def test_split_layer_indices_default_and_bad_scheme():
+    from fpe_empirical.expand import split_layer_indices
+
+    assert split_layer_indices(5) == [0]  # default "first": hidden layer 1 only
+    assert split_layer_indices(5, "alternate") == [0, 2, 4] and split_layer_indices(4, "alternate") == [0, 2]
+    with pytest.raises(ValueError, match=r"^layers must be one of \['first', 'alternate'\], got 'every'$"):
+        split_layer_indices(3, "every")
+
+
+def test_fpe_expand_default_seed_is_zero():
+    """The documented default ``seed=0``: omitting it draws the same masks as seed=0."""
+    model = seeded_mlp(12, 5, 1, seed=3)
+    a, b, c = fpe_expand(model, 2), fpe_expand(model, 2, seed=0), fpe_expand(model, 2, seed=1)
+    assert torch.equal(a.layers[0].mask, b.layers[0].mask)
+    assert not torch.equal(a.layers[0].mask, c.layers[0].mask)
+
+
+def test_min_parents_exact_names_one_method():
+    """The exact search reports the one method it used (a name, not a tuple of one)."""
+    for model in ("partition", "literal", "subset"):
+        _, info = ft.min_parents_for_coverage(C, K, ALPHA, 0.01, model=model, full_output=True)
+        assert isinstance(info.method_used, str) and info.method_used in ("rational", "mpmath", "bonferroni")
