@@ -398,6 +398,8 @@ def test_masked_linear_init_is_nn_linear_and_respects_mask():
     (lambda: MLP(4, 3, 1, bias="y"), TypeError, r"bias must be a bool, got str 'y'"),
     (lambda: MLP(4, 3, 1, layernorm=1), TypeError, r"layernorm must be a bool, got int 1"),
     (lambda: MaskedLinear(2, 2, bias=3), TypeError, r"bias must be a bool, got int 3"),
+    (lambda: MaskedLinear(0, 2), ValueError, r"in_features must be an integer >= 1, got 0"),
+    (lambda: MaskedLinear(2, 0), ValueError, r"out_features must be an integer >= 1, got 0"),
     (lambda: count_nonzero("x"), TypeError, r"model must be a torch.nn.Module \(e.g. an fpe_empirical.MLP\), got str"),
     (lambda: fpe_expand("x", 2), TypeError, r"model must be an fpe_empirical.MLP, got str"),
     (lambda: fpe_expand(MLP(6, 3, 1), 2, strategy="two_four"), ValueError,
@@ -435,3 +437,37 @@ def test_min_parents_exact_names_one_method():
     for model in ("partition", "literal", "subset"):
         _, info = ft.min_parents_for_coverage(C, K, ALPHA, 0.01, model=model, full_output=True)
         assert isinstance(info.method_used, str) and info.method_used in ("rational", "mpmath", "bonferroni")
+
+
+FLAG_FUNCTIONS = {
+    "prob_clause_covered": (ft.prob_clause_covered, (C, K, ALPHA, 8), ("complement", "log", "full_output")),
+    "prob_all_covered": (ft.prob_all_covered, (C, K, ALPHA, 8), ("complement", "log", "full_output")),
+    "expected_collisions": (ft.expected_collisions, (C, K, ALPHA, 8), ("log", "full_output")),
+    "collision_ratio": (ft.collision_ratio, (C, K, ALPHA), ("log", "full_output")),
+    "min_parents_for_coverage": (ft.min_parents_for_coverage, (C, K, ALPHA, 0.01), ("full_output",)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FLAG_FUNCTIONS))
+def test_closed_form_flags_and_choices_name_the_parameter(name):
+    """Every bool flag, ``layout``, ``method`` and ``model`` of each closed form: a bad value is
+    an error naming that parameter (the whole message, anchored)."""
+    fn, args, flags = FLAG_FUNCTIONS[name]
+    for flag in flags:
+        with pytest.raises(TypeError, match=f"^{flag} must be a bool, got 'y'$"):
+            fn(*args, **{flag: "y"})
+    methods = "'exact', 'paper'" if name in ("expected_collisions", "collision_ratio") else "'exact', 'union_bound', 'paper'"
+    with pytest.raises(ValueError, match=rf"^method must be one of \[{methods}\], got 'x'$"):
+        fn(*args, method="x")
+    with pytest.raises(ValueError, match=r"^model must be one of \['literal', 'subset', 'partition'"):
+        fn(*args, model="x")
+    if name in ("prob_clause_covered", "expected_collisions", "collision_ratio"):
+        with pytest.raises(ValueError, match=r"^layout must be one of \['contiguous', 'shuffled'\], got 'x'$"):
+            fn(*args, layout="x")
+        with pytest.raises(ValueError, match=r"^method must be 'exact' for model='two_four', got 'paper'$"):
+            fn(*args, model="two_four", method="paper")
+    else:
+        with pytest.raises(ValueError, match=rf"^model must be one of \['literal', 'subset', 'partition'\] for "
+                                             rf"{name}, got 'two_four' \(no closed form for 'two_four'; "
+                                             r"estimate it with simulate\(\)\)$"):
+            fn(*args, model="two_four")
