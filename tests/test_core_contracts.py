@@ -471,3 +471,18 @@ def test_closed_form_flags_and_choices_name_the_parameter(name):
                                              rf"{name}, got 'two_four' \(no closed form for 'two_four'; "
                                              r"estimate it with simulate\(\)\)$"):
             fn(*args, model="two_four")
+
+
+@pytest.mark.parametrize("log", [False, True])
+def test_two_four_clause_coverage_full_output(log):
+    """two_four clause coverage (shuffled layout): exact, reported as rational with bounds
+    around the value; log=True is its log; complement=True is 1 - value."""
+    parents = [1, 4]
+    val, info = ft.prob_clause_covered(C, K, 2, parents, model="two_four", layout="shuffled", log=log,
+                                       full_output=True)
+    assert info.method_requested == "exact" and info.method_used == "rational" and not info.fell_back
+    assert np.all(info.lower <= val) and np.all(val <= info.upper)
+    plain = ft.prob_clause_covered(C, K, 2, parents, model="two_four", layout="shuffled")
+    assert np.allclose(np.exp(val) if log else val, plain, rtol=1e-14, atol=0)
+    miss = ft.prob_clause_covered(C, K, 2, parents, model="two_four", layout="shuffled", complement=True)
+    assert np.allclose(plain + miss, 1.0, rtol=0, atol=1e-15) and (np.diff(plain) > 0).all()
