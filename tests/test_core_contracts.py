@@ -486,3 +486,31 @@ def test_two_four_clause_coverage_full_output(log):
     assert np.allclose(np.exp(val) if log else val, plain, rtol=1e-14, atol=0)
     miss = ft.prob_clause_covered(C, K, 2, parents, model="two_four", layout="shuffled", complement=True)
     assert np.allclose(plain + miss, 1.0, rtol=0, atol=1e-15) and (np.diff(plain) > 0).all()
+
+
+def test_split_masks_defaults_and_gram_clusters():
+    """split_masks: default seed 0 (as fpe_expand); ``n_clusters`` reaches the "gram" strategy:
+    fpe_expand's pruned masks with the same n_clusters are subsets of its masks."""
+    model = seeded_mlp(16, 5, 2, seed=6)
+    assert np.array_equal(split_masks(model, 2), split_masks(model, 2, seed=0))
+    for k in (2, 3):
+        masks = split_masks(model, 2, strategy="gram", n_clusters=k, seed=1)
+        pruned = fpe_expand(model, 2, strategy="gram", n_clusters=k, seed=1).layers[0].mask.numpy()
+        assert masks.shape == (10, 16) and not (pruned & ~masks).any()
+
+
+def test_full_output_reason_says_how():
+    """ExactInfo.reason is a non-empty explanation for every method and model."""
+    infos = [
+        ft.prob_clause_covered(C, K, ALPHA, 8, full_output=True)[1],
+        ft.prob_clause_covered(C, K, 2, 8, model="two_four", full_output=True)[1],
+        ft.prob_all_covered(C, K, ALPHA, 8, full_output=True)[1],
+        ft.prob_all_covered(C, K, ALPHA, 8, method="union_bound", full_output=True)[1],
+        ft.prob_all_covered(C, K, ALPHA, 8, method="paper", full_output=True)[1],
+        ft.expected_collisions(C, K, ALPHA, 8, full_output=True)[1],
+        ft.expected_collisions(C, K, 2, 8, model="two_four", full_output=True)[1],
+        ft.collision_ratio(C, K, ALPHA, full_output=True)[1],
+        ft.min_parents_for_coverage(C, K, ALPHA, 0.01, full_output=True)[1],
+    ]
+    for info in infos:
+        assert isinstance(info.reason, str) and len(info.reason) > 10, info
