@@ -132,13 +132,17 @@ def test_collision_ratio_full_output_certifies():
             exact = math.log(ref) if log else float(ref)
             assert val == pytest.approx(exact, rel=1e-15)
             assert info.lower <= val <= info.upper and info.upper - info.lower <= 4e-12 * max(abs(val), 1)
+            assert isinstance(info.lower, float) and isinstance(info.upper, float)  # a scalar: scalar bounds
             assert info.method_requested == method and not info.fell_back
 
 
 def test_two_four_full_output_is_rational_and_exact():
     """two_four: exact rational sums; full_output's bounds are the value itself; log mode."""
     val, info = ft.expected_collisions(C, K, 2, [4, 8], model="two_four", layout="shuffled", full_output=True)
-    assert info.method_used == "rational" and np.array_equal(info.lower, val) and np.array_equal(info.upper, val)
+    assert info.method_requested == "exact" and info.method_used == "rational" and not info.fell_back
+    assert np.array_equal(info.lower, val) and np.array_equal(info.upper, val)
+    one, info = ft.expected_collisions(C, K, 2, 4, model="two_four", layout="shuffled", full_output=True)
+    assert one == val[0] and info.lower == info.upper == one and isinstance(info.lower, float)
     assert val[1] == pytest.approx(2 * val[0], rel=1e-15)  # linear in N
     lg = ft.expected_collisions(C, K, 2, [4, 8], model="two_four", layout="shuffled", log=True)
     assert np.allclose(np.exp(lg), val, rtol=1e-14)
@@ -484,6 +488,8 @@ def test_two_four_clause_coverage_full_output(log):
     assert np.all(info.lower <= val) and np.all(val <= info.upper)
     plain = ft.prob_clause_covered(C, K, 2, parents, model="two_four", layout="shuffled")
     assert np.allclose(np.exp(val) if log else val, plain, rtol=1e-14, atol=0)
+    one, info = ft.prob_clause_covered(C, K, 2, 4, model="two_four", layout="shuffled", log=log, full_output=True)
+    assert one == val[1] and isinstance(one, float) and isinstance(info.lower, float) and isinstance(info.upper, float)
     miss = ft.prob_clause_covered(C, K, 2, parents, model="two_four", layout="shuffled", complement=True)
     assert np.allclose(plain + miss, 1.0, rtol=0, atol=1e-15) and (np.diff(plain) > 0).all()
 
@@ -514,3 +520,18 @@ def test_full_output_reason_says_how():
     ]
     for info in infos:
         assert isinstance(info.reason, str) and len(info.reason) > 10, info
+
+
+def test_mlp_init_draws_as_torch_linear_layers():
+    """A seeded MLP holds exactly the weights (and biases) of torch's nn.Linear layers built in
+    the same order from the same seed, with and without bias."""
+    for bias in (True, False):
+        model = seeded_mlp(4, [3, 5], 2, bias=bias, seed=21)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(21)
+            ref = [torch.nn.Linear(a, b, bias=bias) for a, b in ((4, 3), (3, 5), (5, 2))]
+        for layer, lin in zip(model.layers, ref):
+            assert torch.equal(layer.weight, lin.weight)
+            assert (layer.bias is None) == (not bias)
+            if bias:
+                assert torch.equal(layer.bias, lin.bias)
