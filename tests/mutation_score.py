@@ -7,7 +7,9 @@ score with a binomial interval in minutes to an hour.
     python tests/mutation_score.py score                # killed / sampled per file, Wilson 95% interval
 
 ``--seed`` and ``--sizes`` choose the sample (default: seed 17, 110 / 80 / 80 mutants of
-closed_forms.py / expand.py / models.py). Killed: mutmut's exit codes 1 and 3 and its
+closed_forms.py / expand.py / models.py); ``--exclude-seed 17`` draws a second sample
+disjoint from that one (CONTRIBUTING.md's sample 2: ``--seed 18 --sizes 120,60,60
+--exclude-seed 17``). Killed: mutmut's exit codes 1 and 3 and its
 timeouts; "no tests" and "survived" are not killed. Standard library only.
 """
 
@@ -37,11 +39,13 @@ def exit_codes(root: Path, path: str) -> dict:
     return json.loads(meta.read_text())["exit_code_by_key"]
 
 
-def sample(root: Path, seed: int, sizes: list[int]) -> dict[str, list[str]]:
+def sample(root: Path, seed: int, sizes: list[int], exclude: dict[str, list[str]] | None = None) -> dict[str, list[str]]:
+    """``sizes[i]`` names drawn per file by ``random.Random(seed)`` from the sorted mutant
+    names (less those in ``exclude``), the files in ``FILES`` order."""
     rng = random.Random(seed)
     out = {}
     for (path, _), n in zip(FILES.items(), sizes):
-        names = sorted(exit_codes(root, path))
+        names = sorted(set(exit_codes(root, path)) - set((exclude or {}).get(path, ())))
         out[path] = sorted(rng.sample(names, min(n, len(names))))
     return out
 
@@ -61,13 +65,16 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=17)
     p.add_argument("--sizes", default=",".join(str(n) for n in FILES.values()),
                    help="mutants sampled per file, comma-separated (closed_forms, expand, models)")
+    p.add_argument("--exclude-seed", type=int, default=None, metavar="SEED",
+                   help="draw only names outside the default-size sample of SEED (a second, disjoint sample)")
     p.add_argument("--show", action="store_true", help="score: list the sampled mutants not killed")
     args = p.parse_args(argv)
     sizes = [int(x) for x in args.sizes.split(",")]
     if len(sizes) != len(FILES) or min(sizes) < 1:
         p.error(f"--sizes must be {len(FILES)} positive integers, got {args.sizes!r}")
     root = Path.cwd()
-    names = sample(root, args.seed, sizes)
+    exclude = None if args.exclude_seed is None else sample(root, args.exclude_seed, list(FILES.values()))
+    names = sample(root, args.seed, sizes, exclude)
     if args.command == "sample":
         print("\n".join(n for ns in names.values() for n in ns))
         return 0
