@@ -15,7 +15,7 @@ PYTEST_ARGS ?= -n 2
 # Hypothesis profile of `make test-all` (tests/conftest.py: ci, dev, thorough)
 TEST_ALL_PROFILE ?= thorough
 
-.PHONY: install run test test-all bench clean
+.PHONY: install run ledger test test-all bench clean
 
 install: $(STAMP)
 
@@ -32,6 +32,11 @@ run: $(STAMP)
 	$(BIN)/python -m paper_figures --profile $(PROFILE) --store $(OUT)/store --out $(OUT)/figures $(if $(WORKERS),--workers $(WORKERS))
 	$(BIN)/python -m validation --profile $(PROFILE) --store $(OUT)/store --out $(OUT)/validation
 	@echo "figures: $(OUT)/figures/index.md; claims: $(OUT)/validation/report.md"
+
+# the published claims ledger (docs/validation) and README's claims block generated from it
+ledger: $(STAMP)
+	$(BIN)/python -m validation --profile $(PROFILE) --store $(OUT)/store --out docs/validation
+	$(BIN)/python -m validation --readme
 
 # the default suite (no slow tests), Hypothesis profile $HYPOTHESIS_PROFILE (default ci: derandomized)
 test: $(STAMP)

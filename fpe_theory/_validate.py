@@ -21,20 +21,25 @@ PROB_METHODS = ("exact", "union_bound", "paper")
 COLLISION_METHODS = ("exact", "paper")
 
 
+def _integral(name: str, value, rule: str) -> int:
+    """``int(value)`` for an integer; ``TypeError`` for bools and non-numbers, ``ValueError``
+    (saying ``rule``) for other reals."""
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be an integer, got bool {value!r}")
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be {rule}, got {value!r}")
+    raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
+
+
 def check_int(name: str, value, *, minimum: int | None = None) -> int:
     """Return ``value`` as a Python int; integral floats and non-integers are rejected.
 
     Floats are refused even when integral (``2.0``): the closed forms are exact functions of
     integers, and a float that happens to be integral usually hides a unit mistake.
     """
-    if isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be an integer, got bool {value!r}")
-    if isinstance(value, numbers.Integral):
-        out = int(value)
-    elif isinstance(value, numbers.Real):
-        raise ValueError(f"{name} must be an integer, got {value!r}")
-    else:
-        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
+    out = _integral(name, value, "an integer")
     if minimum is not None and out < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {out}")
     return out
@@ -87,16 +92,9 @@ def check_config(n_clauses, clause_size, alpha, *, balanced: bool = True) -> Con
     """
     c = check_int("n_clauses", n_clauses, minimum=1)
     k = check_int("clause_size", clause_size, minimum=1)
-    if isinstance(alpha, (bool, np.bool_)):
-        raise TypeError(f"alpha must be an integer, got bool {alpha!r}")
     n = c * k
     rule = f"an integer >= 2 dividing n = {n}" if balanced else "an integer >= 2"
-    if isinstance(alpha, numbers.Integral):
-        a = int(alpha)
-    elif isinstance(alpha, numbers.Real):
-        raise ValueError(f"alpha must be {rule}, got {alpha!r}")
-    else:
-        raise TypeError(f"alpha must be an integer, got {type(alpha).__name__} {alpha!r}")
+    a = _integral("alpha", alpha, rule)
     if a < 2:
         raise ValueError(f"alpha must be {rule}, got {a}")
     if balanced and n % a != 0:

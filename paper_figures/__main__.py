@@ -28,9 +28,9 @@ import traceback
 from pathlib import Path
 from typing import Sequence
 
-from fpe_theory.cli_errors import CLIError, OneLineArgumentParser, run_main
+from fpe_common.cli import CLIError, OneLineArgumentParser, run_main
 
-from . import ALIASES, FIGURE_MODULES, figures
+from . import ALIASES, figures
 
 PROG = "python -m paper_figures"
 DEFAULT_OUT = "results/figures"
@@ -101,17 +101,9 @@ def _check_path_arg(flag: str, path: str) -> None:
 
 
 def _check_embedding(flag: str, path: str) -> None:
-    p = Path(path)
-    if not p.is_file():
-        raise ValueError(f"{flag} file {path!r} does not exist (make one with `python -m fpe_empirical.embed`)")
-    if p.suffix.lower() not in (".npz", ".safetensors"):
-        raise ValueError(f"{flag} must be an .npz or .safetensors embedding file, got {path!r}")
-    from fpe_empirical.embeddings import load_embeddings
+    from fpe_empirical.data.embeddings import check_embedding_file
 
-    try:  # a bad file is bad input (exit 2), found before anything trains
-        load_embeddings(p)
-    except (ValueError, TypeError) as exc:
-        raise ValueError(f"{flag} {path}: {exc}") from None
+    check_embedding_file(flag, path, hint=" (make one with `python -m fpe_empirical.embed`)")
 
 
 def _say(msg: str) -> None:

@@ -32,6 +32,7 @@ __all__ = [
     "STRATEGY_STYLE",
     "style",
     "seeds_text",
+    "monte_carlo_text",
     "mean_std",
     "MODEL_STYLE",
 ]
@@ -112,6 +113,11 @@ def pyplot():
     return plt
 
 
+def monte_carlo_text(frame: pd.DataFrame, per: str) -> str:
+    """"<trials> Monte Carlo trials per <per> (seed <seed>)" of a stored theory-sim frame."""
+    return f"{int(frame['trials'].iloc[0])} Monte Carlo trials per {per} (seed {int(frame['seed'].iloc[0])})"
+
+
 def seeds_text(seeds: Sequence[int]) -> str:
     """``"5 trials (seeds 0-4)"``."""
     s = sorted({int(x) for x in seeds})
@@ -181,17 +187,13 @@ class Context:
 
     def frame(self, target: str, dataset: str | None = None) -> pd.DataFrame:
         """Stored rows of exactly ``target``'s configs (``MissingResults`` if any is absent)."""
-        from fpe_empirical.config import config_key
+        from fpe_empirical.results.keys import rows_of
 
         cfgs = self.configs(target, dataset)
-        keys = {config_key(c) for c in cfgs}
-        kind = type(cfgs[0]).kind
-        table = self._table(kind)
-        got = table[table["key"].isin(keys)] if len(table) else table
-        have = got["key"].nunique() if len(got) else 0
-        if have < len(keys):
+        got, missing, n_keys = rows_of(self._table(type(cfgs[0]).kind), cfgs)
+        if missing:
             raise MissingResults(
-                f"{len(keys) - have} of {len(keys)} results of {target} ({self.profile} profile) are missing from "
+                f"{missing} of {n_keys} results of {target} ({self.profile} profile) are missing from "
                 f"{self.store.root}: run `python -m paper_figures --profile {self.profile} --store {self.store_label or self.store.root}`"
             )
         return got.reset_index(drop=True)
@@ -225,6 +227,18 @@ class Context:
         parts.append(f"store: {self.store_label or self.store.root}")
         parts.append(f"fpe-toolkit {_git_commit()}")
         return " | ".join(parts)
+
+    def embedding_footer(self, fig: Figure, target: str, dataset: str, seeds: Sequence[int], *,
+                         paper_data: str = "CIFAR-100 CLIP embeddings") -> str:
+        """``footer`` of an embedding table: its data set, the target's schedule, the paper's data."""
+        from fpe_empirical.profiles import dataset_label
+
+        cfg = self.configs(target, dataset)[0]
+        return self.footer(
+            fig,
+            data=f"{dataset_label(dataset)}; {cfg.pretrain_epochs} + {cfg.split_epochs} epochs; paper: {paper_data}",
+            trials=f"mean ± std over {seeds_text(seeds)}",
+        )
 
     # -- writing
     def _path(self, fig: Figure, suffix: str, ext: str) -> Path:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import sys
 
-import pandas as pd
 
 from .common import Figure, markdown_table, mean_std, seeds_text
 

@@ -11,9 +11,8 @@ import sys
 
 import pandas as pd
 
-from fpe_empirical.profiles import dataset_label
 
-from .common import Figure, markdown_table, mean_std, pct, seeds_text
+from .common import Figure, markdown_table, mean_std, pct
 from .paper_values import TABLE_A3_RI
 
 FIGURE = Figure("tableA3", "Table A3: deep MLPs with alternating expansion, relative improvement", ("tableA3",),
@@ -38,12 +37,7 @@ def make(ctx) -> list:
         cells.setdefault(int(r.layers), {})[f"Hidden {int(r.hidden)}"] = pct(r.ri_mean, r.ri_std) + paper
     table = pd.DataFrame.from_dict(cells, orient="index").sort_index()
     table.index.name = "Layers"
-    cfg = ctx.configs("tableA3", ds)[0]
-    caption = ctx.footer(
-        FIGURE,
-        data=f"{dataset_label(ds)}; {cfg.pretrain_epochs} + {cfg.split_epochs} epochs; paper: CIFAR-100 CLIP embeddings",
-        trials=f"mean ± std over {seeds_text(frame['seed'])}",
-    )
+    caption = ctx.embedding_footer(FIGURE, "tableA3", ds, frame["seed"])
     return ctx.save_table(FIGURE, numbers, markdown_table(table.reset_index()), caption)
 
 

@@ -11,9 +11,8 @@ import sys
 
 import pandas as pd
 
-from fpe_empirical.profiles import dataset_label
 
-from .common import Figure, markdown_table, mean_std, pct, seeds_text
+from .common import Figure, markdown_table, mean_std, pct
 from .paper_values import TABLE_A4
 
 FIGURE = Figure("tableA4", "Table A4: 5-layer MLP, dense vs FPE by hidden width", ("tableA4",), kind="table")
@@ -44,12 +43,7 @@ def make(ctx) -> list:
                         "paper_fpe_ri": paper[2] if paper else None})
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "Model"
-    cfg = ctx.configs("tableA4", ds)[0]
-    caption = ctx.footer(
-        FIGURE,
-        data=f"{dataset_label(ds)}; {cfg.pretrain_epochs} + {cfg.split_epochs} epochs; paper: ImageNet-1k CLIP embeddings",
-        trials=f"mean ± std over {seeds_text(frame['seed'])}",
-    )
+    caption = ctx.embedding_footer(FIGURE, "tableA4", ds, frame["seed"], paper_data="ImageNet-1k CLIP embeddings")
     return ctx.save_table(FIGURE, pd.DataFrame(numbers), markdown_table(table.reset_index()), caption)
 
 

@@ -11,9 +11,8 @@ import sys
 
 import pandas as pd
 
-from fpe_empirical.profiles import dataset_label
 
-from .common import Figure, markdown_table, mean_std, pct, seeds_text
+from .common import Figure, markdown_table, mean_std, pct
 from .paper_values import TABLE_A5
 
 FIGURE = Figure("tableA5", "Table A5: 2:4 split vs random split", ("tableA5",), kind="table")
@@ -41,12 +40,7 @@ def make(ctx) -> list:
     rows.append({"Hidden": "paper (width not stated)", "Dense accuracy": pct(p["dense"], digits=2),
                  "2:4 FPE accuracy": pct(p["two_four"], digits=2), "Random FPE accuracy": pct(p["random"], digits=2),
                  "2:4 FPE RI": pct(p["two_four_ri"], digits=2), "Random FPE RI": pct(p["random_ri"], digits=2)})
-    cfg = ctx.configs("tableA5", ds)[0]
-    caption = ctx.footer(
-        FIGURE,
-        data=f"{dataset_label(ds)}; {cfg.pretrain_epochs} + {cfg.split_epochs} epochs; paper: CIFAR-100 CLIP embeddings",
-        trials=f"mean ± std over {seeds_text(frame['seed'])}",
-    )
+    caption = ctx.embedding_footer(FIGURE, "tableA5", ds, frame["seed"])
     return ctx.save_table(FIGURE, pd.DataFrame(numbers), markdown_table(pd.DataFrame(rows)), caption)
 
 

@@ -14,9 +14,8 @@ import sys
 import numpy as np
 import pandas as pd
 
-from fpe_empirical.profiles import dataset_label
 
-from .common import Figure, markdown_table, pct, seeds_text
+from .common import Figure, markdown_table, pct
 from .paper_values import REWIRING
 
 FIGURE = Figure("table_rewiring", "Dynamic rewiring vs one-shot random FPE", ("dynamic",), kind="table")
@@ -69,12 +68,7 @@ def make(ctx) -> list:
                         "rewired_mean": rm, "rewired_std": rsd, "gain_mean": gm, "gain_std": gsd, "rewired_ri_mean": rim,
                         "rewired_ri_std": risd, "n": len(g), "paper_gain": paper[0] if paper else None,
                         "paper_ri": paper[1] if paper else None, **{c: sel[c].iloc[0] for c in HP if c in sel.columns and len(sel)}})
-    cfg = ctx.configs("dynamic", ds)[0]
-    caption = ctx.footer(
-        FIGURE,
-        data=f"{dataset_label(ds)}; {cfg.pretrain_epochs} + {cfg.split_epochs} epochs; paper: CIFAR-100 CLIP embeddings",
-        trials=f"mean ± std over {seeds_text(frame['seed'])}",
-    )
+    caption = ctx.embedding_footer(FIGURE, "dynamic", ds, frame["seed"])
     return ctx.save_table(FIGURE, pd.DataFrame(numbers), markdown_table(pd.DataFrame(rows)), caption)
 
 

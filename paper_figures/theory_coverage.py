@@ -16,7 +16,7 @@ import sys
 import numpy as np
 import pandas as pd
 
-from .common import MODEL_STYLE, Figure, pyplot
+from .common import MODEL_STYLE, Figure, monte_carlo_text, pyplot
 
 FIGURE = Figure("theory_coverage", "Clause coverage after random FPE vs parents N", ("theory_coverage",))
 DELTA = 0.01
@@ -117,11 +117,10 @@ def draw(sims: pd.DataFrame, *, delta: float = DELTA, title: str | None = None):
 
 def make(ctx) -> list:
     frame = ctx.frame("theory_coverage")
-    trials, seed = int(frame["trials"].iloc[0]), int(frame["seed"].iloc[0])
     fig, data = draw(frame)
     caption = ctx.footer(FIGURE, data="Monte Carlo of the split masks (fpe_theory.simulate) + closed forms "
                                       "(fpe_theory.coverage_curves); literal = the model of the paper's A.5 formulas",
-                         trials=f"{trials} Monte Carlo trials per curve (seed {seed})")
+                         trials=monte_carlo_text(frame, "curve"))
     return ctx.save_figure(FIGURE, fig, data, caption)
 
 

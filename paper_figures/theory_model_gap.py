@@ -19,7 +19,7 @@ import sys
 import numpy as np
 import pandas as pd
 
-from .common import MODEL_STYLE, Figure, pyplot
+from .common import MODEL_STYLE, Figure, monte_carlo_text, pyplot
 
 FIGURE = Figure("theory_model_gap", "Literal (paper) vs balanced models: the gap shrinks as n grows",
                 ("theory_model_gap",))
@@ -108,12 +108,11 @@ def make(ctx) -> list:
     from fpe_empirical import profiles
 
     frame = ctx.frame("theory_model_gap")
-    trials, seed = int(frame["trials"].iloc[0]), int(frame["seed"].iloc[0])
     fig, data = draw(frame, delta=profiles.MODEL_GAP_DELTA, clause_size=profiles.MODEL_GAP_CLAUSE_SIZE,
                      alpha=profiles.MODEL_GAP_ALPHA)
     caption = ctx.footer(FIGURE, data="Monte Carlo of the split masks at the paper's sizing-rule N (fpe_theory.simulate) "
                                       "+ closed forms (fpe_theory.model_gap_curves)",
-                         trials=f"{trials} Monte Carlo trials per point (seed {seed})")
+                         trials=monte_carlo_text(frame, "point"))
     return ctx.save_figure(FIGURE, fig, data, caption)
 
 

@@ -459,7 +459,7 @@ def test_validation_cli_bad_options(tmp_path_factory, data):
     (tmp / "file").write_text("x")
     argv = ["--no-run", "--quiet", "--store", str(tmp / "store"), "--out", str(tmp / "out")]
     option = data.draw(st.sampled_from(["--profile", "--only", "--out", "--store", "--embeddings", "--imagenet1k",
-                                        "--unknown"]))
+                                        "--fashionmnist", "--imagenet100", "--unknown"]))
     names = [option]
     if option == "--profile":
         value = data.draw(bad_choice(("quick", "paper", "tiny")))
@@ -467,7 +467,7 @@ def test_validation_cli_bad_options(tmp_path_factory, data):
         value = data.draw(st.from_regex(r"zz-no-claim-[a-z]{0,5}\*?", fullmatch=True))
     elif option in ("--out", "--store"):
         value, names = str(tmp / "file"), [option, "store", str(tmp / "file")]
-    elif option in ("--embeddings", "--imagenet1k"):
+    elif option in ("--embeddings", "--imagenet1k", "--fashionmnist", "--imagenet100"):
         kind = data.draw(st.sampled_from(["missing", "suffix", "broken"]))
         value = (str(tmp / "missing.npz") if kind == "missing" else str(tmp / "file") if kind == "suffix"
                  else str(_broken_file(tmp, data.draw(broken_embedding()), data.draw(st.sampled_from(["npz", "safetensors"])))))
@@ -499,7 +499,7 @@ def test_paper_figures_cli_bad_options(tmp_path_factory, data):
         value = data.draw(bad_int(1))
     elif option in ("--out", "--store"):
         value = str(tmp / "file")
-    elif option in ("--embeddings", "--imagenet1k"):
+    elif option in ("--embeddings", "--imagenet1k", "--fashionmnist", "--imagenet100"):
         kind = data.draw(st.sampled_from(["missing", "suffix", "broken"]))
         value = (str(tmp / "missing.npz") if kind == "missing" else str(tmp / "file") if kind == "suffix"
                  else str(_broken_file(tmp, data.draw(broken_embedding()), data.draw(st.sampled_from(["npz", "safetensors"])))))

@@ -126,9 +126,10 @@ def test_coverage_kind_agrees_before_pruning_and_reports_drift():
 
 
 def test_benefit_table_predictions():
-    """The predicted collision reduction N C(C,2) (1 - alpha q2) and the load C/N beside measured RI
-    (validation's benefit claims): exact values, increasing in C and in N."""
-    from validation.claims.dnf import _benefit_table
+    """The predicted relative collision reduction log(E_dense / E_FPE) = -log(alpha q2) and the load
+    C/N beside measured RI (validation's benefit claims): exact values; the reduction does not depend
+    on N (a relative measure) and is complete (infinite) where no collision is possible."""
+    from validation.claims.dnf.networks import _benefit_table
 
     class Ctx:
         def frame(self, requirement):
@@ -140,11 +141,13 @@ def test_benefit_table_predictions():
                                      "relative_improvement": ri * c / h})
             return pd.DataFrame(rows)
 
-    t = _benefit_table(Ctx()).set_index(["n_clauses", "hidden"])
+    t = _benefit_table(Ctx().frame("dnf.fig3c")).set_index(["n_clauses", "hidden"])
     q2 = T.prob_child_covers(8, 4, 2, clauses=2)
-    assert t.loc[(8, 4), "collision_reduction"] == pytest.approx(4 * math.comb(8, 2) * (1 - 2 * q2), rel=1e-12)
+    assert t.loc[(8, 4), "log_collision_reduction"] == pytest.approx(-math.log(2 * q2), rel=1e-12)
+    assert t.loc[(8, 4), "dense_collisions"] == 4 * math.comb(8, 2)
     assert t.loc[(3, 4), "fpe_collisions"] == 0.0  # 2k = 8 > n / alpha = 6: no collision possible
-    assert t.loc[(8, 8), "collision_reduction"] > t.loc[(8, 4), "collision_reduction"] > t.loc[(3, 4), "collision_reduction"]
+    assert t.loc[(3, 4), "log_collision_reduction"] == math.inf
+    assert t.loc[(8, 8), "log_collision_reduction"] == pytest.approx(t.loc[(8, 4), "log_collision_reduction"], rel=1e-12)
     assert t.loc[(8, 4), "polysemantic_load"] == 2.0 and t.loc[(8, 4), "ri_random"] == pytest.approx(0.1)
 
 

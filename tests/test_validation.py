@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from scipy import stats as sst
 
 from validation import needs
+from validation.catalogue import get_claims
 from validation.ledger import (
     LEDGER,
     NOT_REPRODUCED,
@@ -29,9 +30,9 @@ from validation.ledger import (
     correlated,
     equivalent,
     fraction_at_least,
-    get_claims,
     greater,
     less,
+    matches_gain,
     within,
 )
 from validation.report import to_json, to_markdown, write_report
@@ -54,7 +55,34 @@ REQUIRED = [
     "tableA3.deep-gains-narrow@*", "tableA3.values@clip", "tableA4.consistent-gains@digits",
     "tableA4.consistent-gains@imagenet1k", "tableA4.values@imagenet1k", "tableA5.two-four-comparable@*",
     "tableA5.both-beat-dense@*", "tableA5.values@clip", "rewiring.gains@*", "rewiring.values@clip",
+    # issue 13: the balanced split's gap as findings, and the claims the ledger lacked
+    "theory.balanced-gap.min-parents", "theory.balanced-gap.coverage-bound", "theory.balanced-gap.collision-ratio",
+    "theory.closed-forms-vs-monte-carlo", "vision.doubles-dense-smallest@clip", "rewiring.relative-improvements@clip",
+    "interference.random-like-clause", "interference.capacity-gains-few-neurons", "sweep.fig3c-plateau",
+    "vision.feature-split-beats-dense@*", "case-study.block-diagonality", "vision.fpe-beats-dense-small@fashionmnist",
+    "vision.fpe-beats-dense-small@imagenet100", "vision.random-comparable-to-gram@fashionmnist",
+    "vision.gains-shrink-with-width@imagenet100",
 ]
+
+#: the category of each claim whose category the issue fixes (every other claim: "paper claim")
+CATEGORY_OF = {
+    "theory.coverage-bound": "paper claim", "theory.sizing-rule": "paper claim",
+    "theory.collision-ratio-paper-sizes": "paper claim",
+    "theory.balanced-gap.min-parents": "finding", "theory.balanced-gap.coverage-bound": "finding",
+    "theory.balanced-gap.collision-ratio": "finding", "theory.coverage-at-paper-sizes": "finding",
+    "networks.after-pruning": "finding",
+    "theory.closed-forms-vs-monte-carlo": "consistency check", "theory.p-approx": "consistency check",
+    "theory.collision-ratio-limit": "consistency check", "networks.partition-before-pruning": "consistency check",
+}
+
+
+def test_categories_are_as_the_issue_fixes():
+    """Findings and consistency checks are never paper claims; every claim has a known category."""
+    from validation.ledger import CATEGORIES
+
+    for c in get_claims():
+        assert c.category in CATEGORIES, c.id
+        assert c.category == CATEGORY_OF.get(c.id, "paper claim"), c.id
 
 
 def test_ledger_covers_the_issue():
@@ -93,6 +121,7 @@ cis = st.builds(lambda a, b: CI((a + b) / 2, min(a, b), max(a, b), 5, 0.95, "t")
 @given(ci=cis, thr=st.floats(-1, 1, allow_nan=False), margin=st.floats(0.01, 3))
 def test_rules_are_mechanical(ci, thr, margin):
     """Every rule's verdict is the stated comparison of the numbers it records."""
+    assert (matches_gain(ci, thr, margin).verdict == REPRODUCED) == (ci.low > 0 and abs(ci.value - thr) <= margin)
     assert (greater(ci, thr).verdict == REPRODUCED) == (ci.low > thr)
     assert (less(ci, thr).verdict == REPRODUCED) == (ci.high < thr)
     assert (equivalent(ci, margin).verdict == REPRODUCED) == (-margin < ci.low and ci.high < margin)
@@ -125,6 +154,7 @@ def test_mechanical_rules_rederive_every_ledger_helper(ci, thr, margin, k, n, st
     re-derived right) and catches a flipped verdict (it can fail)."""
     k = min(k, n)
     outs = [greater(ci, thr), less(ci, thr), equivalent(ci, margin), within(ci.value, thr, margin),
+            matches_gain(ci, thr, margin),
             correlated(ci, sign), fraction_at_least(k, n, thr, strict=strict),
             correlated(CI(float("nan"), -1.0, 1.0, 5, 0.95, "t"), sign)]
     outs.append(all_of({"a": outs[0], "b": outs[2]}))
@@ -233,19 +263,23 @@ def test_intervals_match_scipy():
 
 def test_theory_rows_verdicts(tmp_path):
     """The A.5 rows are deterministic facts of exact arithmetic (regression test of the verdicts and
-    the headline numbers)."""
+    the headline numbers): under the paper's literal model its bound, rule and collision ratio hold;
+    the balanced split's gap is a finding with its numbers."""
     from fpe_empirical.store import ResultStore
 
     ctx = Context("quick", ResultStore(tmp_path / "s"))
     got = {c.id: c.evaluate(ctx) for c in get_claims(["theory.*"]) if c.id != "theory.closed-forms-vs-monte-carlo"}
-    assert got["theory.p-approx"].verdict == REPRODUCED
-    assert got["theory.collision-ratio-limit"].verdict == REPRODUCED
-    assert got["theory.collision-ratio-paper-sizes"].verdict == NOT_REPRODUCED
-    assert got["theory.coverage-bound"].verdict == NOT_REPRODUCED
-    assert got["theory.sizing-rule"].verdict == NOT_REPRODUCED
-    assert "paper 41 vs exact 48" in got["theory.sizing-rule"].our_value
-    cov = got["theory.coverage-at-paper-sizes"]
-    assert cov.verdict == NOT_REPRODUCED and cov.decision["p_all_covered_case_study"] == pytest.approx(0.013674, abs=1e-6)
+    assert all(o.verdict == REPRODUCED for o in got.values()), {k: o.reason for k, o in got.items()}
+    assert "rule 41, needed 38 literal" in got["theory.sizing-rule"].our_value
+    assert got["theory.sizing-rule"].decision["insufficient"] == 0
+    assert got["theory.coverage-bound"].decision["violations"] == 0
+    gap = got["theory.balanced-gap.min-parents"].decision
+    assert (gap["partition"], gap["literal"], gap["paper_rule"]) == (48, 38, 41)
+    assert got["theory.balanced-gap.coverage-bound"].decision["violations"] == 85
+    assert "1/409 vs 1/128" in got["theory.balanced-gap.collision-ratio"].our_value
+    cov = got["theory.coverage-at-paper-sizes"].decision
+    assert cov["p_all_partition"] == pytest.approx(0.013674, abs=1e-6)
+    assert cov["p_all_literal"] == pytest.approx((1 - (1 - 2.0 ** -3) ** 8) ** 8, rel=1e-12)
     for cid, o in got.items():
         _check_mechanical(o, cid)
 
@@ -253,7 +287,9 @@ def test_theory_rows_verdicts(tmp_path):
 # --------------------------------------------------------------------------- a tiny profile, end to end
 
 
-TINY_CLAIMS = ["case-study.*", "sweep.neurons-gains-shrink", "networks.*", "vision.fpe-beats-dense-small@digits"]
+TINY_CLAIMS = ["case-study.*", "sweep.neurons-gains-shrink", "sweep.fig3c-plateau", "interference.*", "networks.*",
+               "vision.fpe-beats-dense-small@digits", "vision.doubles-dense-smallest@digits",
+               "vision.feature-split-beats-dense@digits"]
 
 
 @pytest.fixture
@@ -280,10 +316,18 @@ MECHANICAL_RULES = {
     "-margin < low and high < margin": lambda d: -d["margin"] < d["ci"]["low"] and d["ci"]["high"] < d["margin"],
     "k / n >= threshold": lambda d: d["n"] > 0 and d["k"] / d["n"] >= d["threshold"],
     "k / n > threshold": lambda d: d["n"] > 0 and d["k"] / d["n"] > d["threshold"],
+    "low > 0 and |value - paper| <= tolerance":
+        lambda d: d["ci"]["low"] > 0 and abs(d["ci"]["value"] - d["paper"]) <= d["tolerance"],
     # claim-specific rules (validation/claims/*.py)
     "|exact/paper - 1| <= 0.10 at every size": lambda d: d["sizes_outside_10pct"] == [] and d["n_sizes"] > 0,
     "paper N >= exact N everywhere": lambda d: d["insufficient"] == 0 and d["settings"] > 0,
-    "P(all covered) >= 0.95 at C=8, N=8, alpha 2": lambda d: d["p_all_covered_case_study"] >= 0.95,
+    "violations == 0 (paper bound <= exact + tolerance everywhere)": lambda d: d["violations"] == 0 and d["points"] > 0,
+    "violations > 0": lambda d: d["violations"] > 0,
+    "partition N > literal N and partition N > paper N at the case study, gap <= 1 at C=1024":
+        lambda d: d["partition"] > d["literal"] and d["partition"] > d["paper_rule"] and d["gap_at_large_n"] <= 1,
+    "partition ratio < paper at every size": lambda d: d["n_sizes"] > 0 and d["sizes_below"] == d["n_sizes"],
+    "P(all covered) < 0.95 at C=8, N=8, alpha 2 under literal and partition":
+        lambda d: d["p_all_partition"] < d["threshold"] and d["p_all_literal"] < d["threshold"],
     "no exact value outside": lambda d: d["outside"] == 0 and d["checks"] > 0,
     "ratio >= 1.2 (or beyond the ladder) at every base width":
         lambda d: len(d["ratios"]) > 0 and all(r is None or r >= d["threshold"] for r in d["ratios"].values()),
@@ -293,17 +337,6 @@ MECHANICAL_RULES = {
 MECHANICAL_SHAPES = {
     # correlated() on a constant variable: the correlation is undefined, never reproduced
     frozenset({"ci", "sign"}): lambda d: False,
-    # theory.coverage-bound, per model: the 'bound' exceeds the exact value nowhere
-    frozenset({"points", "violations", "worst_excess"}): lambda d: d["violations"] == 0 and d["points"] > 0,
-    # tableA3.values: at least `needed` cells within tolerance
-    frozenset({"cells_ok", "needed"}): lambda d: d["cells_ok"] >= d["needed"],
-    # tableA4.values: every cell within tolerance
-    frozenset({"cells_ok", "cells"}): lambda d: d["cells_ok"] == d["cells"],
-    # rewiring.values: the paper's 3 widths within 2 points
-    frozenset({"cells_ok"}): lambda d: d["cells_ok"] == 3,
-    # tableA5.values: every check at the matched width holds
-    frozenset({"width", "dense", "ri_two_four", "ri_random"}):
-        lambda d: all(v for k, v in d.items() if k != "width"),
 }
 
 
@@ -475,4 +508,123 @@ def test_cli_list_and_out_file(tmp_path):
     p = _cli("--only", "theory.p-approx", "--out", str(tmp_path / "file"), "--store", str(tmp_path / "s"), "--quiet")
     assert p.returncode == 2 and "directory" in p.stderr and len(p.stderr.strip().splitlines()) == 1
     p = _cli("--only", "theory.p-approx", "--out", str(tmp_path / "o"), "--store", str(tmp_path / "s"), "--quiet")
-    assert p.returncode == 0 and (tmp_path / "o" / "report.json").is_file() and "1 reproduced" in p.stdout
+    assert p.returncode == 0 and (tmp_path / "o" / "report.json").is_file()
+    assert "paper claims: 0 reproduced" in p.stdout and "consistency checks: 1 passed" in p.stdout  # never a reproduction
+    doc = json.loads((tmp_path / "o" / "report.json").read_text())
+    assert doc["counts"]["consistency check"]["passed"] == 1 and doc["counts"]["paper claim"]["reproduced"] == 0
+    assert doc["claims"][0]["category"] == "consistency check" and doc["claims"][0]["result"] == "passed"
+    p = _cli("--list")
+    line = next(x for x in p.stdout.splitlines() if x.startswith("theory.balanced-gap.min-parents"))
+    assert "finding" in line
+
+
+# --------------------------------------------------------------------------- counts by category, README block
+
+
+def test_counts_are_apart_by_category():
+    """Only paper claims count as reproductions: a passed consistency check or a confirmed finding
+    never adds to 'reproduced'."""
+    from validation.ledger import count_by_category, summary_line
+
+    c = count_by_category([("paper claim", REPRODUCED), ("paper claim", NOT_RUN), ("finding", REPRODUCED),
+                           ("consistency check", REPRODUCED), ("consistency check", NOT_REPRODUCED)])
+    assert c == {"paper claim": {"reproduced": 1, "not reproduced": 0, "not run": 1},
+                 "finding": {"confirmed": 1, "not confirmed": 0, "not run": 0},
+                 "consistency check": {"passed": 1, "failed": 1, "not run": 0}}
+    assert summary_line(c).startswith("paper claims: 1 reproduced, 0 not reproduced, 1 not run; findings: 1 confirmed")
+    with pytest.raises(ValueError, match="category"):
+        count_by_category([("opinion", REPRODUCED)])
+
+
+def _report_doc(rows):
+    from validation.ledger import count_by_category
+
+    return {"profile": "quick", "provenance": {"git_commit": "abc"}, "claims": rows,
+            "counts": count_by_category((r["category"], r["verdict"]) for r in rows)}
+
+
+def test_readme_block_lists_every_not_reproduced_claim(tmp_path):
+    """The block shows the counts by category and every paper claim that did not reproduce; --readme
+    rewrites only the marked block; missing markers or a bad report are bad input (exit 2)."""
+    from validation.readme import END, render_block
+
+    def row(i, cat, verdict, reason=""):
+        return {"id": i, "category": cat, "verdict": verdict, "statement": f"s {i}", "paper_value": "p",
+                "our_value": f"o {i}", "reason": reason}
+
+    rows = [row("a.ok", "paper claim", REPRODUCED), row("b.bad", "paper claim", NOT_REPRODUCED),
+            row("c.clip", "paper claim", NOT_RUN, "needs CLIP: pass --embeddings PATH"),
+            row("d.find", "finding", REPRODUCED), row("e.check", "consistency check", REPRODUCED)]
+    block = render_block(_report_doc(rows))
+    for i in ("a.ok", "b.bad", "c.clip", "d.find", "e.check"):
+        assert f"`{i}`" in block
+    assert "**not reproduced**" in block and "paper claims: 1 reproduced, 1 not reproduced, 1 not run" in block
+    assert "`quick`" in block and block.endswith(END)
+    rep = tmp_path / "report.json"
+    rep.write_text(json.dumps(_report_doc(rows)))
+    readme = tmp_path / "README.md"
+    readme.write_text("# T\n\nbefore\n<!-- validation:begin old -->\nstale\n<!-- validation:end -->\nafter\n")
+    p = _cli("--readme", "--report", str(rep), "--readme-file", str(readme))
+    assert p.returncode == 0, p.stderr
+    text = readme.read_text()
+    assert "stale" not in text and "before" in text and "after" in text and "`b.bad`" in text
+    readme.write_text("no markers\n")
+    p = _cli("--readme", "--report", str(rep), "--readme-file", str(readme))
+    assert p.returncode == 2 and "markers" in p.stderr and len(p.stderr.strip().splitlines()) == 1
+    p = _cli("--readme", "--report", str(tmp_path / "none.json"), "--readme-file", str(readme))
+    assert p.returncode == 2 and "--report" in p.stderr
+
+
+def test_readme_block_is_generated_from_the_published_report():
+    """README.md's claims block is exactly the one rendered from docs/validation/report.json: README
+    and ledger cannot disagree (regenerate with `python -m validation --readme`)."""
+    from pathlib import Path
+
+    from validation.readme import DEFAULT_REPORT, END, render_block
+
+    root = Path(__file__).resolve().parents[1]
+    doc = json.loads((root / DEFAULT_REPORT).read_text())
+    text = (root / "README.md").read_text()
+    start = text.find("<!-- validation:begin")
+    assert start >= 0 and END in text
+    assert text[start:text.find(END) + len(END)] == render_block(doc, DEFAULT_REPORT)
+    assert all("category" in c for c in doc["claims"])
+    bad = [c["id"] for c in doc["claims"] if c["verdict"] == NOT_REPRODUCED and c["category"] == "paper claim"]
+    assert all(f"`{i}`" in text for i in bad)
+
+
+def test_cluster_bootstrap_resamples_configurations():
+    """The interval resamples whole clusters: duplicating every point inside its cluster changes
+    nothing; same seed, same interval; too few clusters is an error."""
+    from validation.stats import cluster_bootstrap_corr
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=8)
+    y = x + rng.normal(scale=0.3, size=8)
+    cl = np.arange(8)
+    a = cluster_bootstrap_corr(x, y, cl, n_boot=2000)
+    b = cluster_bootstrap_corr(np.repeat(x, 2), np.repeat(y, 2), np.repeat(cl, 2), n_boot=2000)
+    assert a.value == pytest.approx(b.value) and (a.low, a.high) == pytest.approx((b.low, b.high))
+    assert a == cluster_bootstrap_corr(x, y, cl, n_boot=2000) and a.n == 8 and a.low < a.value < a.high
+    with pytest.raises(ValueError, match="clusters"):
+        cluster_bootstrap_corr(x, y, np.repeat([0, 1], 4))
+
+
+def test_fashionmnist_and_imagenet100_rows_run_with_their_files(tmp_path):
+    """The Figure 5 rows on FashionMNIST / ImageNet-100 are not run without their files (the reason
+    names the option) and are built on the file when it is given (configs only, no training)."""
+    from fpe_empirical.store import ResultStore
+    from validation.run import needed_configs
+
+    only = ["vision.fpe-beats-dense-small@fashionmnist", "vision.gains-shrink-with-width@imagenet100"]
+    r = validate(profile="quick", store=tmp_path / "s", only=only, run_missing=False)
+    assert [row.outcome.verdict for row in r.rows] == [NOT_RUN, NOT_RUN]
+    assert "--fashionmnist" in r.rows[0].outcome.reason and "--imagenet100" in r.rows[1].outcome.reason
+    rng = np.random.default_rng(0)
+    path = tmp_path / "fm.npz"
+    np.savez(path, X_train=rng.normal(size=(40, 8)).astype(np.float32), y_train=np.arange(40) % 4,
+             X_test=rng.normal(size=(20, 8)).astype(np.float32), y_test=np.arange(20) % 4)
+    for attr, cid in (("fashionmnist", only[0]), ("imagenet100", only[1])):
+        ctx = Context("quick", ResultStore(tmp_path / "s"), **{attr: str(path)})
+        cfgs, blocked = needed_configs(get_claims([cid]), ctx)
+        assert not blocked and cfgs and {c.dataset for c in cfgs} == {str(path)}

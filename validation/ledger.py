@@ -9,6 +9,9 @@ Verdicts: ``"reproduced"``, ``"not reproduced"``, ``"not run"`` (with the reason
 CLIP embedding file it needs is absent). Rule helpers (``greater``, ``within``,
 ``equivalent``, ``correlated``, ``all_of``, ...) return an ``Outcome`` whose ``decision``
 holds exactly the numbers the rule compared, so the report shows why each verdict follows.
+
+This module is the registry only: it imports no claim. ``validation.claims`` registers the
+claims by importing it; ``validation.catalogue.get_claims`` loads and selects them.
 """
 
 from __future__ import annotations
@@ -21,6 +24,14 @@ from .stats import CI
 
 __all__ = [
     "VERDICTS",
+    "CATEGORIES",
+    "PAPER_CLAIM",
+    "FINDING",
+    "CONSISTENCY",
+    "VERDICT_LABELS",
+    "verdict_label",
+    "count_by_category",
+    "summary_line",
     "REPRODUCED",
     "NOT_REPRODUCED",
     "NOT_RUN",
@@ -29,10 +40,10 @@ __all__ = [
     "NotRun",
     "LEDGER",
     "claim",
-    "get_claims",
     "greater",
     "less",
     "within",
+    "matches_gain",
     "equivalent",
     "correlated",
     "fraction_at_least",
@@ -52,6 +63,48 @@ PAPER_CLAIM = "paper claim"
 FINDING = "finding"
 CONSISTENCY = "consistency check"
 CATEGORIES = (PAPER_CLAIM, FINDING, CONSISTENCY)
+
+#: how each category names the three verdicts in counts and tables: only a paper claim can be
+#: "reproduced"; a finding is "confirmed" (our statement beyond the paper holds by its rule), a
+#: consistency check "passed" (the toolkit agrees with itself)
+VERDICT_LABELS = {
+    PAPER_CLAIM: {REPRODUCED: "reproduced", NOT_REPRODUCED: "not reproduced", NOT_RUN: "not run"},
+    FINDING: {REPRODUCED: "confirmed", NOT_REPRODUCED: "not confirmed", NOT_RUN: "not run"},
+    CONSISTENCY: {REPRODUCED: "passed", NOT_REPRODUCED: "failed", NOT_RUN: "not run"},
+}
+
+
+def verdict_label(category: str, verdict: str) -> str:
+    """The word the report uses for ``verdict`` in ``category`` (``VERDICT_LABELS``)."""
+    if category not in VERDICT_LABELS:
+        raise ValueError(f"category must be one of {list(CATEGORIES)}, got {category!r}")
+    if verdict not in VERDICTS:
+        raise ValueError(f"verdict must be one of {list(VERDICTS)}, got {verdict!r}")
+    return VERDICT_LABELS[category][verdict]
+
+
+def count_by_category(pairs) -> dict[str, dict[str, int]]:
+    """``{category: {label: n}}`` over ``(category, verdict)`` pairs, every label present (0 when
+    none), categories in ``CATEGORIES`` order; the labels are ``VERDICT_LABELS``' (so a finding
+    or a consistency check is never counted as a reproduction)."""
+    out = {c: {lab: 0 for lab in VERDICT_LABELS[c].values()} for c in CATEGORIES}
+    for cat, verdict in pairs:
+        label = verdict_label(cat, verdict)  # ValueError for an unknown category or verdict
+        out[cat][label] += 1
+    return out
+
+
+def summary_line(counts: dict[str, dict[str, int]]) -> str:
+    """One line of counts, apart by category (the CLI's and the README's)."""
+    p, f, k = counts[PAPER_CLAIM], counts[FINDING], counts[CONSISTENCY]
+    return (f"paper claims: {p['reproduced']} reproduced, {p['not reproduced']} not reproduced, "
+            f"{p['not run']} not run; findings: {f['confirmed']} confirmed, {f['not confirmed']} not confirmed, "
+            f"{f['not run']} not run; consistency checks: {k['passed']} passed, {k['failed']} failed, "
+            f"{k['not run']} not run")
+
+
+#: what a claim's numbers come from (``Claim.data``); the last four need a data file on the command line
+DATA_KINDS = ("theory", "dnf", "vision", "embeddings", "imagenet1k", "fashionmnist", "imagenet100")
 
 
 class NotRun(Exception):
@@ -122,8 +175,8 @@ def claim(id: str, section: str, statement: str, paper_value: Any, rule: str, *,
     """
     if category not in CATEGORIES:
         raise ValueError(f"category must be one of {list(CATEGORIES)}, got {category!r}")
-    if data not in ("theory", "dnf", "vision", "embeddings", "imagenet1k"):
-        raise ValueError(f"data must be theory/dnf/vision/embeddings/imagenet1k, got {data!r}")
+    if data not in DATA_KINDS:
+        raise ValueError(f"data must be one of {'/'.join(DATA_KINDS)}, got {data!r}")
 
     def wrap(fn: Callable) -> Callable:
         if id in LEDGER:
@@ -132,25 +185,6 @@ def claim(id: str, section: str, statement: str, paper_value: Any, rule: str, *,
         return fn
 
     return wrap
-
-
-def get_claims(only: list[str] | None = None) -> list[Claim]:
-    """Claims in ledger order; ``only``: ids or prefixes ending in ``*`` (ValueError if one matches nothing)."""
-    from . import claims  # noqa: F401  (registers every claim)
-
-    items = list(LEDGER.values())
-    if not only:
-        return items
-    out: list[Claim] = []
-    for pat in only:
-        if pat.endswith("*"):
-            hit = [c for c in items if c.id.startswith(pat[:-1])]
-        else:
-            hit = [c for c in items if c.id == pat]
-        if not hit:
-            raise ValueError(f"--only must name claim ids (or prefixes ending in '*'), got {pat!r}; see --list")
-        out.extend(c for c in hit if c not in out)
-    return [c for c in items if c in out]
 
 
 # --------------------------------------------------------------------------- rules
@@ -185,6 +219,19 @@ def within(value: float, target: float, tol: float, *, what: str = "value") -> O
     reason = f"|{what} - paper| = {abs(gap):.4g} {'<=' if ok else '>'} {tol:g}"
     return Outcome(_v(ok), decision={"value": value, "paper": target, "gap": gap, "tolerance": tol,
                                      "rule": "|value - paper| <= tolerance"}, reason=reason)
+
+
+def matches_gain(ci: CI, paper: float, tol: float, *, what: str = "gain") -> Outcome:
+    """Reproduced iff the gain exists (the interval's lower end exceeds 0) and its estimate is within
+    ``tol`` of the paper's (``|value - paper| <= tol``). With ``tol < paper`` a zero gain never
+    passes: the tolerance is smaller than the effect."""
+    gap = ci.value - paper
+    exists, close = ci.low > 0, bool(abs(gap) <= tol)
+    ok = exists and close
+    reason = (f"{what} CI lower end {ci.low:.4g} {'>' if exists else '<='} 0; |{what} - paper| = {abs(gap):.4g} "
+              f"{'<=' if close else '>'} {tol:g}")
+    return Outcome(_v(ok), decision={"ci": ci.as_dict(), "paper": paper, "tolerance": tol,
+                                     "rule": "low > 0 and |value - paper| <= tolerance"}, reason=reason)
 
 
 def equivalent(ci: CI, margin: float, *, what: str = "difference") -> Outcome:

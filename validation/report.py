@@ -1,9 +1,12 @@
 """Write a ``Report`` as ``report.md`` (a table plus per-claim details) and ``report.json``.
 
-``report.json``: ``{"profile", "provenance", "counts", "claims": [{id, section, statement,
-paper_value, our_value, spread, verdict, reason, rule, decision, details, command, data,
-note, seconds}]}``; NaN and infinities become ``null`` (strict JSON). Both files are written
-atomically (temporary file, then rename).
+``report.json``: ``{"profile", "provenance", "counts", "claims": [{id, section, category,
+statement, paper_value, our_value, spread, verdict, result, reason, rule, decision, details,
+command, data, note, seconds}]}``; ``counts`` is ``{category: {label: n}}`` (paper claims
+reproduced / not reproduced / not run; findings confirmed / not confirmed / not run;
+consistency checks passed / failed / not run: only paper claims count as reproductions) and
+``result`` a row's verdict in its category's words. NaN and infinities become ``null``
+(strict JSON). Both files are written atomically (temporary file, then rename).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .ledger import NOT_REPRODUCED, NOT_RUN, REPRODUCED
+from .ledger import CATEGORIES, NOT_REPRODUCED, PAPER_CLAIM, summary_line, verdict_label
 from .run import Report, Row
 
 __all__ = ["to_json", "to_markdown", "write_report", "DATA_LABELS"]
@@ -27,8 +30,14 @@ DATA_LABELS = {
     "vision": "vision",
     "embeddings": "CIFAR-100 CLIP embeddings",
     "imagenet1k": "ImageNet-1k CLIP embeddings",
+    "fashionmnist": "FashionMNIST (raw pixels)",
+    "imagenet100": "ImageNet-100 CLIP embeddings",
 }
-_MARK = {REPRODUCED: "reproduced", NOT_REPRODUCED: "**not reproduced**", NOT_RUN: "not run"}
+
+
+def _mark(category: str, verdict: str) -> str:
+    label = verdict_label(category, verdict)
+    return f"**{label}**" if verdict == NOT_REPRODUCED else label
 
 
 def _clean(x: Any) -> Any:
@@ -53,7 +62,8 @@ def _data_label(row: Row) -> str:
     if "@" in c.id:
         ds = c.id.rsplit("@", 1)[1]
         return {"digits": "digits (offline stand-in)", "clip": "CIFAR-100 CLIP embeddings",
-                "imagenet1k": "ImageNet-1k CLIP embeddings"}.get(ds, ds)
+                "imagenet1k": "ImageNet-1k CLIP embeddings", "fashionmnist": "FashionMNIST (raw pixels)",
+                "imagenet100": "ImageNet-100 CLIP embeddings"}.get(ds, ds)
     return row.outcome.data_label or DATA_LABELS.get(c.data, c.data)
 
 
@@ -68,6 +78,7 @@ def claim_dict(row: Row) -> dict[str, Any]:
         "our_value": o.our_value,
         "spread": o.spread,
         "verdict": o.verdict,
+        "result": verdict_label(c.category, o.verdict),
         "reason": o.reason,
         "rule": c.rule,
         "decision": o.decision,
@@ -130,9 +141,10 @@ def to_markdown(report: Report) -> str:
         f"at commit `{(p.get('git_commit') or 'unknown')[:12]}`{' (dirty tree)' if p.get('git_dirty') else ''}; "
         f"result store `{p.get('store')}`; configs from {p.get('configs_from')}.",
         "",
-        f"**{counts.get(REPRODUCED, 0)} reproduced, {counts.get(NOT_REPRODUCED, 0)} not reproduced, "
-        f"{counts.get(NOT_RUN, 0)} not run** (of {len(report.rows)} claims). Each verdict follows from the "
-        "numbers beside it by the rule written with the claim (see the details). Vision rows on "
+        f"**{summary_line(counts)}** ({len(report.rows)} rows). Only *paper claims* (statements the paper "
+        "makes, judged under the model and setting it states) count as reproductions; *findings* are our "
+        "results beyond the paper, *consistency checks* the toolkit checking itself. Each verdict follows "
+        "from the numbers beside it by the rule written with the claim (see the details). Vision rows on "
         "`digits` are the offline stand-in (scikit-learn's 8x8 digits as raw pixels): their verdicts are "
         "about the stand-in, not about CIFAR-100 or ImageNet. Absolute numbers on DNF data depend on "
         "hyper-parameters the paper does not state (learning rate, regularisation strengths, data ranges "
@@ -141,34 +153,45 @@ def to_markdown(report: Report) -> str:
         f"Experiment runs: {p.get('configs_needed')} needed, {p.get('configs_missing_before')} missing before "
         f"this run, {p.get('configs_run')} run now ({p.get('experiment_seconds')} s); total {p.get('total_seconds')} s.",
         "",
-        "| id | section | claim | paper | ours | spread | data | verdict |",
-        "|---|---|---|---|---|---|---|---|",
     ]
-    for r in report.rows:
-        c, o = r.claim, r.outcome
-        out.append("| " + " | ".join(_cell(x) for x in (
-            f"[{c.id}](#{_anchor(c.id)})", c.section, c.statement, c.paper_value, o.our_value, o.spread,
-            _data_label(r))) + f" | {_MARK[o.verdict]} |")
-    out += ["", "## Claims that did not reproduce", ""]
-    bad = [r for r in report.rows if r.outcome.verdict == NOT_REPRODUCED]
+    for cat in CATEGORIES:
+        rows = [r for r in report.rows if r.claim.category == cat]
+        if not rows:
+            continue
+        out += [f"## {cat[0].upper() + cat[1:]}s", "",
+                "| id | section | claim | paper | ours | spread | data | verdict |",
+                "|---|---|---|---|---|---|---|---|"]
+        for r in rows:
+            c, o = r.claim, r.outcome
+            out.append("| " + " | ".join(_cell(x) for x in (
+                f"[{c.id}](#{_anchor(c.id)})", c.section, c.statement, c.paper_value, o.our_value, o.spread,
+                _data_label(r))) + f" | {_mark(c.category, o.verdict)} |")
+        out.append("")
+    out += ["## Paper claims that did not reproduce", ""]
+    bad = [r for r in report.rows if r.outcome.verdict == NOT_REPRODUCED and r.claim.category == PAPER_CLAIM]
     if not bad:
         out.append("None.")
     for r in bad:
         out.append(f"- `{r.claim.id}`: paper {_cell(r.claim.paper_value)}; ours {_cell(r.outcome.our_value)} "
                    f"({_cell(r.outcome.spread)}). {r.outcome.reason}")
+    other = [r for r in report.rows if r.outcome.verdict == NOT_REPRODUCED and r.claim.category != PAPER_CLAIM]
+    if other:
+        out += ["", "Findings not confirmed and consistency checks failed:", ""]
+        out += [f"- `{r.claim.id}` ({r.claim.category}): {_cell(r.outcome.our_value)}. {r.outcome.reason}"
+                for r in other]
     out += ["", "## Details", ""]
     for r in report.rows:
         c, o = r.claim, r.outcome
         out += [
             f"### {c.id}",
             "",
-            f"- section: {c.section}; data: {_data_label(r)}",
+            f"- section: {c.section}; category: {c.category}; data: {_data_label(r)}",
             f"- statement: {c.statement}",
             f"- paper: {_cell(c.paper_value)}",
             f"- rule (fixed before running): {c.rule}",
             f"- ours: {_cell(o.our_value)}",
             f"- spread: {_cell(o.spread)}",
-            f"- verdict: **{o.verdict}**: {o.reason}",
+            f"- verdict: **{verdict_label(c.category, o.verdict)}**: {o.reason}",
             f"- command: `{r.command}`",
         ]
         if c.note:

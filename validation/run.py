@@ -10,18 +10,26 @@ import os
 import time
 import traceback
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from . import needs as _needs
-from .ledger import NOT_RUN, Claim, NotRun, Outcome, get_claims
+from .catalogue import get_claims
+from .ledger import NOT_RUN, Claim, NotRun, Outcome, count_by_category, verdict_label
 
 __all__ = ["Context", "Row", "Report", "validate", "DATASETS", "claim_command"]
 
 #: claim.data -> the dataset its configs are built on ("digits" offline; files otherwise)
-DATASETS = {"vision": "digits", "embeddings": "clip", "imagenet1k": "imagenet1k"}
+DATASETS = {"vision": "digits", "embeddings": "clip", "imagenet1k": "imagenet1k", "fashionmnist": "fashionmnist",
+            "imagenet100": "imagenet100"}
+#: data set of a claim id's ``@suffix`` -> (Context attribute / CLI option, what the file holds)
+DATA_FILES = {
+    "clip": ("embeddings", "CLIP embeddings of CIFAR-100"),
+    "imagenet1k": ("imagenet1k", "CLIP embeddings of ImageNet-1k"),
+    "fashionmnist": ("fashionmnist", "FashionMNIST as raw flattened pixels"),
+    "imagenet100": ("imagenet100", "CLIP embeddings of ImageNet-100"),
+}
 DEFAULT_STORE = "results/store"
 
 
@@ -34,23 +42,22 @@ class Context:
     embeddings: str | None = None
     imagenet1k: str | None = None
     numba_threads: int | None = None
+    fashionmnist: str | None = None
+    imagenet100: str | None = None
     _tables: dict = field(default_factory=dict)
 
     def dataset(self, which: str) -> str:
-        """``"digits"``, or the embedding file for ``"clip"`` / ``"imagenet1k"`` (NotRun if absent)."""
+        """``"digits"``, or the data file of ``"clip"`` / ``"imagenet1k"`` / ``"fashionmnist"`` /
+        ``"imagenet100"`` (NotRun if it was not given)."""
         if which == "digits":
             return "digits"
-        if which == "clip":
-            if not self.embeddings:
-                raise NotRun("needs CLIP embeddings of CIFAR-100: pass --embeddings PATH "
-                             "(make one with `python -m fpe_empirical.embed`)")
-            return self.embeddings
-        if which == "imagenet1k":
-            if not self.imagenet1k:
-                raise NotRun("needs CLIP embeddings of ImageNet-1k: pass --imagenet1k PATH "
-                             "(make one with `python -m fpe_empirical.embed`)")
-            return self.imagenet1k
-        raise ValueError(f"dataset must be digits, clip or imagenet1k, got {which!r}")
+        if which not in DATA_FILES:
+            raise ValueError(f"dataset must be one of {['digits', *DATA_FILES]}, got {which!r}")
+        attr, what = DATA_FILES[which]
+        path = getattr(self, attr)
+        if not path:
+            raise NotRun(f"needs {what}: pass --{attr} PATH (make one with `python -m fpe_empirical.embed`)")
+        return path
 
     def configs(self, requirement: str, dataset: str | None = None) -> list:
         ds = None if dataset is None else self.dataset(dataset)
@@ -63,18 +70,14 @@ class Context:
 
     def frame(self, requirement: str, dataset: str | None = None) -> pd.DataFrame:
         """Stored rows of exactly the requirement's configs (NotRun when some are missing)."""
-        from fpe_empirical.config import config_key
+        from fpe_empirical.results.keys import rows_of
 
         cfgs = self.configs(requirement, dataset)
         if not cfgs:
             raise NotRun(f"requirement {requirement} has no configs in profile {self.profile}")
-        keys = {config_key(c) for c in cfgs}
-        kind = type(cfgs[0]).kind
-        table = self._table(kind)
-        got = table[table["key"].isin(keys)] if len(table) else table
-        n_have = got["key"].nunique() if len(got) else 0
-        if n_have < len(keys):
-            raise NotRun(f"{len(keys) - n_have} of {len(keys)} results of {requirement} are missing from the store "
+        got, missing, n_keys = rows_of(self._table(type(cfgs[0]).kind), cfgs)
+        if missing:
+            raise NotRun(f"{missing} of {n_keys} results of {requirement} are missing from the store "
                          f"{self.store.root} (run without --no-run)")
         return got.reset_index(drop=True)
 
@@ -97,11 +100,11 @@ class Report:
     provenance: dict[str, Any]
 
     @property
-    def counts(self) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for r in self.rows:
-            out[r.outcome.verdict] = out.get(r.outcome.verdict, 0) + 1
-        return out
+    def counts(self) -> dict[str, dict[str, int]]:
+        """``{category: {label: n}}`` (``ledger.count_by_category``): paper claims reproduced / not
+        reproduced / not run, findings confirmed / not confirmed / not run, consistency checks
+        passed / failed / not run, counted apart."""
+        return count_by_category((r.claim.category, r.outcome.verdict) for r in self.rows)
 
     @property
     def errors(self) -> list[Row]:
@@ -117,6 +120,9 @@ def claim_command(claim: Claim, ctx: Context, store_arg: str | None = None) -> s
         parts.append(f"--embeddings {ctx.embeddings or 'PATH'}")
     if claim.data == "imagenet1k" or claim.id.endswith("@imagenet1k"):
         parts.append(f"--imagenet1k {ctx.imagenet1k or 'PATH'}")
+    for ds in ("fashionmnist", "imagenet100"):
+        if claim.data == ds or claim.id.endswith("@" + ds):
+            parts.append(f"--{ds} {getattr(ctx, ds) or 'PATH'}")
     return " ".join(parts)
 
 
@@ -156,29 +162,24 @@ def validate(
     progress: bool | None = None,
     numba_threads: int | None = None,
     log=None,
+    fashionmnist: str | None = None,
+    imagenet100: str | None = None,
 ) -> Report:
     """Evaluate the selected claims (all by default); train what they need unless ``run_missing=False``."""
     from fpe_empirical.store import ResultStore, provenance
 
     if profile not in _needs.ALL_PROFILES:  # "tiny": tests of the pipeline only (not on the CLI)
         raise ValueError(f"profile must be one of {list(_needs.PROFILES)}, got {profile!r}")
-    for name, path in (("embeddings", embeddings), ("imagenet1k", imagenet1k)):
+    for name, path in (("embeddings", embeddings), ("imagenet1k", imagenet1k), ("fashionmnist", fashionmnist),
+                       ("imagenet100", imagenet100)):
         if path is not None:
-            p = Path(path)
-            if not p.is_file():
-                raise ValueError(f"--{name} file {path!r} does not exist")
-            if p.suffix.lower() not in (".npz", ".safetensors"):
-                raise ValueError(f"--{name} must be an .npz or .safetensors embedding file, got {path!r}")
-            from fpe_empirical.embeddings import load_embeddings
+            from fpe_empirical.data.embeddings import check_embedding_file
 
-            try:  # a bad file is bad input (exit 2), found before anything trains
-                load_embeddings(p)
-            except (ValueError, TypeError) as exc:
-                raise ValueError(f"--{name} {path}: {exc}") from None
+            check_embedding_file(f"--{name}", path)
     say = log or (lambda msg: None)
     claims = get_claims(only)
     rs = ResultStore(store)
-    ctx = Context(profile, rs, embeddings, imagenet1k, numba_threads)
+    ctx = Context(profile, rs, embeddings, imagenet1k, numba_threads, fashionmnist, imagenet100)
     t0 = time.perf_counter()
     cfgs, blocked = needed_configs(claims, ctx)
     n_before = len(rs)
@@ -206,7 +207,7 @@ def validate(
             out = Outcome(NOT_RUN, reason=f"evaluation failed: {err}")
             say(f"validation: claim {c.id} failed:\n{traceback.format_exc()}")
         rows.append(Row(c, out, claim_command(c, ctx, str(store)), time.perf_counter() - t, err))
-        say(f"validation: {c.id}: {out.verdict}")
+        say(f"validation: {c.id} ({c.category}): {verdict_label(c.category, out.verdict)}")
     prov = provenance(
         profile=profile,
         store=str(rs.root),
@@ -219,6 +220,8 @@ def validate(
         total_seconds=round(time.perf_counter() - t0, 2),
         embeddings=_file_info(embeddings),
         imagenet1k=_file_info(imagenet1k),
+        fashionmnist=_file_info(fashionmnist),
+        imagenet100=_file_info(imagenet100),
         configs_from="fpe_empirical.profiles",
     )
     return Report(profile, rows, prov)

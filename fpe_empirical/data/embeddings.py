@@ -39,7 +39,7 @@ import torch
 from fpe_common.atomic import atomic_path
 from fpe_common.checks import check_int
 
-__all__ = ["EmbeddingData", "load_embeddings", "load_digits_data", "save_embeddings", "file_sha256", "REQUIRED_KEYS"]
+__all__ = ["EmbeddingData", "load_embeddings", "check_embedding_file", "load_digits_data", "save_embeddings", "file_sha256", "REQUIRED_KEYS"]
 
 REQUIRED_KEYS = ("X_train", "y_train", "X_test", "y_test")
 SUFFIXES = (".npz", ".safetensors")
@@ -220,6 +220,21 @@ def _read_safetensors(path: Path, where: str) -> tuple[dict[str, np.ndarray], di
     if "n_classes" in arrays:
         extra["n_classes"] = _scalar_n_classes(arrays.pop("n_classes"), where)
     return arrays, extra
+
+
+def check_embedding_file(flag: str, path: str | os.PathLike, *, hint: str = "") -> None:
+    """``ValueError`` naming ``flag`` unless ``path`` is a readable, valid embedding file
+    (an existing ``.npz``/``.safetensors`` that ``load_embeddings`` accepts): CLIs call it
+    so a bad file is bad input (exit 2), found before anything trains."""
+    p = Path(path)
+    if not p.is_file():
+        raise ValueError(f"{flag} file {str(path)!r} does not exist{hint}")
+    if p.suffix.lower() not in SUFFIXES:
+        raise ValueError(f"{flag} must be an .npz or .safetensors embedding file, got {str(path)!r}")
+    try:
+        load_embeddings(p)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{flag} {path}: {exc}") from None
 
 
 def load_embeddings(path: str | os.PathLike) -> EmbeddingData:

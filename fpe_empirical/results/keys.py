@@ -17,7 +17,7 @@ import json
 import math
 from typing import Any
 
-__all__ = ["config_key", "config_to_dict", "canonical", "unique_configs"]
+__all__ = ["config_key", "config_to_dict", "canonical", "unique_configs", "rows_of"]
 
 
 def canonical(value: Any) -> Any:
@@ -89,3 +89,13 @@ def unique_configs(configs) -> list:
             seen.add(key)
             out.append(cfg)
     return out
+
+
+def rows_of(table, configs) -> tuple[Any, int, int]:
+    """``(rows, n_missing, n_keys)``: the rows of a stored ``table`` (a frame with a ``key``
+    column) whose key is one of ``configs``' distinct keys, how many of those keys have no
+    row, and how many distinct keys there are."""
+    keys = {config_key(c) for c in configs}
+    got = table[table["key"].isin(keys)] if len(table) else table
+    have = got["key"].nunique() if len(got) else 0
+    return got, len(keys) - have, len(keys)
