@@ -134,8 +134,9 @@ def test_tiny_profile_as_make_run_runs_it(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_quick_profile_as_make_run_runs_it(tmp_path):
-    """`make run` (quick profile) as subprocesses from an empty store; must finish in CI's budget
-    (measured: see CONTRIBUTING.md, "End-to-end tests")."""
+    """`make run` (quick profile) as subprocesses from an empty store. CI runs it (`make
+    test-e2e`), so it must fit CI's budget beside `make test` (measured: CONTRIBUTING.md,
+    "End-to-end tests")."""
     store = tmp_path / "store"
 
     def run(*args: str) -> None:
