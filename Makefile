@@ -15,7 +15,7 @@ PYTEST_ARGS ?= -n 2
 # Hypothesis profile of `make test-all` (tests/conftest.py: ci, dev, thorough)
 TEST_ALL_PROFILE ?= thorough
 
-.PHONY: install run ledger test test-all bench clean
+.PHONY: install run ledger test test-all test-e2e bench clean
 
 install: $(STAMP)
 
@@ -41,6 +41,11 @@ ledger: $(STAMP)
 # the default suite (no slow tests), Hypothesis profile $HYPOTHESIS_PROFILE (default ci: derandomized)
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# what `make run` runs (quick profile) end to end from a fresh store, checked (a slow test;
+# ~9 min on a loaded 2-core machine): CI runs it after `make test`
+test-e2e: $(STAMP)
+	$(BIN)/python -m pytest -q -p no:xdist -m slow tests/test_end_to_end.py
 
 # nightly-style: every test, slow ones included, with the thorough Hypothesis profile (random, 10x the examples)
 test-all: $(STAMP)
