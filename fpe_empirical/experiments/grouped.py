@@ -23,8 +23,8 @@ ran (fewer epochs, samples and seeds: ``SMALL``; say so wherever its numbers app
 
 CLI (stored in a ``ResultStore``, resumable: stored configs are not run again)::
 
-    python -m fpe_empirical.experiments.grouped --out results/grouped            # full study
-    python -m fpe_empirical.experiments.grouped --out results/grouped --scale small
+    python -m fpe_empirical.grouped_experiment --out results/store                # full study
+    python -m fpe_empirical.grouped_experiment --out results/store --scale small  # what ran here
 """
 
 from __future__ import annotations
@@ -200,7 +200,7 @@ def grouped_configs(scale: str = "full") -> list:
     return out
 
 
-PROG = "python -m fpe_empirical.experiments.grouped"
+PROG = "python -m fpe_empirical.grouped_experiment"
 
 
 def _main(argv: Sequence[str] | None) -> int:
@@ -245,6 +245,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     """CLI entry point (exit 2 with one line on stderr for bad input)."""
     return run_main(_main, argv, prog=PROG)
 
-
-if __name__ == "__main__":
-    sys.exit(main())
