@@ -45,7 +45,7 @@ def test_rows_keep_the_budget_and_report_partitions():
 
 def test_study_configs_and_cli_bad_input(tmp_path, capsys):
     full, small = grouped_configs("full"), grouped_configs("small")
-    assert len(full) == 3 * 2 * 5 + 2 * 5 and len(small) == 3 * 2 * 3 + 2 * 3
+    assert len(full) == 3 * 2 * 5 + 2 * 5 and len(small) == 3 * 2 * 5 + 2 * 5
     assert {(c.pretrain_epochs, c.split_epochs) for c in full if c.kind == "dnf-grouped"} == {(1000, 1000)}
     with pytest.raises(ValueError, match="scale"):
         grouped_configs("tiny")

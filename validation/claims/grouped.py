@@ -1,0 +1,128 @@
+"""Grouped FPE (issue 16): findings beyond the paper, each with its rule written beside it.
+
+Grouped FPE (``fpe_expand(..., n_partitions=G)``) shares one random partition per group of
+parents, so a split layer runs as dense GEMMs. The paper does not propose it: every row here
+is a ``"finding"``. Accuracy rows read the stored runs of the grouped study
+(``python -m fpe_empirical.grouped_experiment --out STORE [--scale small]``; the full paper
+schedule when all of it is stored, else the reduced ``small`` one, named in the row);
+units of replication are (configuration, seed) pairs, compared paired within a seed (same
+data, pre-training, split seed and phase-2 order). The cost row times the networks side by
+side in this process (machine-dependent by nature; the benchmark is
+``benchmarks/bench_sparse.py --n-partitions 1,2,4,8``).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from ..ledger import FINDING, NotRun, Outcome, claim, equivalent, within
+from ..stats import paired_diff
+
+#: equivalence margin of the accuracy rows (test accuracy, fraction), fixed in advance
+MARGIN = 0.01
+#: inference-cost goal of the issue: grouped network / dense parent at batch 256
+COST_GOAL = 1.15
+
+
+def _study(ctx, kind: str) -> tuple[pd.DataFrame, str]:
+    """Stored rows of the grouped study's configs of ``kind`` (full if complete, else small)."""
+    from fpe_empirical.experiments.grouped import grouped_configs
+    from fpe_empirical.results.keys import config_key
+
+    table = ctx.store.load(kind=kind)
+    for scale in ("full", "small"):
+        keys = {config_key(c) for c in grouped_configs(scale) if type(c).kind == kind}
+        got = table[table["key"].isin(keys)] if len(table) else table
+        if len(got) and got["key"].nunique() == len(keys):
+            return got.reset_index(drop=True), scale
+    raise NotRun(f"the grouped study ({kind}) is not in the store {ctx.store.root}: run "
+                 f"`python -m fpe_empirical.grouped_experiment --out {ctx.store.root} --scale small` "
+                 f"(or without --scale for the paper's schedule)")
+
+
+def _paired(frame: pd.DataFrame, a: str, b: str, index: tuple[str, ...]):
+    wide = frame.pivot_table(index=list(index), columns="strategy", values="test_accuracy", aggfunc="first")
+    wide = wide[[a, b]].dropna()
+    return paired_diff(wide[a].to_numpy(), wide[b].to_numpy()), len(wide)
+
+
+def _equivalence(kind: str, g: int, index: tuple[str, ...]):
+    def evaluate(ctx) -> Outcome:
+        frame, scale = _study(ctx, kind)
+        ci, n = _paired(frame, f"G{g}", "random", index)
+        sched = f"{int(frame['pretrain_epochs'].iloc[0])} + {int(frame['split_epochs'].iloc[0])} epochs"
+        return equivalent(ci, MARGIN, what=f"test accuracy G={g} - random (G=N)").with_(
+            our_value=f"{100 * ci.value:+.2f} points",
+            spread=f"95% CI {ci.fmt(100, 2, ' pt')}; n = {n} (config, seed) pairs; {scale} study ({sched})",
+            data_label=f"grouped study, {scale}")
+
+    return evaluate
+
+
+_RULE = ("Finding (beyond the paper): paired difference in test accuracy, grouped split at G = {g} minus the "
+         "classic random split (one partition per parent, G = N), over every (configuration, seed) of the "
+         "study at the same non-zero count; 'reproduced' iff its 95% t interval lies inside (-1, +1) points "
+         "(equivalence), whatever the sign.")
+
+for _g in (1, 4):
+    claim(f"grouped.dnf-G{_g}-vs-random", "beyond the paper",
+          f"DNF slice (clauses 8/15/32 x hidden 8/16, alpha 2): grouped FPE with G = {_g} partitions learns as well as "
+          f"the random split: accuracy within 1 point of G = N.",
+          "not in the paper", _RULE.format(g=_g), data="dnf", category=FINDING)(
+        _equivalence("dnf-grouped", _g, ("n_clauses", "hidden", "seed")))
+    claim(f"grouped.vision-G{_g}-vs-random", "beyond the paper",
+          f"Vision stand-in (digits, hidden 8/16, alpha 2): grouped FPE with G = {_g} within 1 point of G = N.",
+          "not in the paper", _RULE.format(g=_g), data="vision", category=FINDING)(
+        _equivalence("embedding-grouped", _g, ("hidden", "seed")))
+
+
+@claim("grouped.inference-cost", "beyond the paper",
+       "A grouped FPE network (G = 4, alpha 2, 4 and 8) exported by to_sparse runs at <= 1.15x its dense parent "
+       "(512-1024-100, batch 256, one thread).",
+       "not in the paper",
+       "Finding: median over 7 round-robin rounds of the latency of to_sparse(fpe_expand(parent, alpha, "
+       "n_partitions=4)) over the dense parent's (nn.Linear layers), same process, same batch of 256, one "
+       "thread; 'reproduced' iff the worst ratio over alpha in {2, 4, 8} is <= 1.15. Machine-dependent: the "
+       "row records the ratios it measured.",
+       data="theory", category=FINDING)
+def _inference_cost(ctx) -> Outcome:
+    import statistics
+    import time
+
+    import torch
+    import torch.nn.functional as F
+
+    from fpe_empirical import MLP, fpe_expand, to_sparse
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            parent = MLP(512, 1024, 100).eval()
+            x = torch.randn(256, 512)
+        lins = [lay.to_linear().eval() for lay in parent.layers]
+        ratios = {}
+        with torch.inference_mode():
+            for alpha in (2, 4, 8):
+                sp = to_sparse(fpe_expand(parent, alpha, seed=0, n_partitions=4).eval())
+                fns = {"parent": lambda: lins[1](F.relu(lins[0](x))), "grouped": lambda: sp(x)}
+                times = {k: [] for k in fns}
+                for fn in fns.values():
+                    fn()
+                for _ in range(7):
+                    for k, fn in fns.items():
+                        t0 = time.perf_counter()
+                        for _ in range(5):
+                            fn()
+                        times[k].append((time.perf_counter() - t0) / 5)
+                ratios[alpha] = statistics.median(times["grouped"]) / statistics.median(times["parent"])
+    finally:
+        torch.set_num_threads(threads)
+    worst = max(ratios.values())
+    out = within(worst, 1.0, COST_GOAL - 1.0, what="worst grouped / parent latency ratio")
+    out.verdict = "reproduced" if worst <= COST_GOAL else "not reproduced"
+    return out.with_(our_value=f"{worst:.2f}x (worst over alpha)",
+                     spread="; ".join(f"alpha {a}: {r:.2f}x" for a, r in ratios.items()),
+                     details={"ratios": {str(a): r for a, r in ratios.items()}},
+                     reason=f"worst ratio {worst:.2f} {'<=' if worst <= COST_GOAL else '>'} {COST_GOAL}")
