@@ -14,8 +14,8 @@ Grouped FPE (``--n-partitions 1,2,4,8``, issue 16): instead of the table above, 
 width, alpha, batch and thread count the dense parent, the classic random split (``fpe``) and
 the grouped splits ``fpe_expand(..., n_partitions=G)`` (``G=g``, through ``to_sparse``: dense
 blocks + torch GEMMs) are timed side by side, round-robin; also the split layer alone
-(``layer``: the grouped layer's runtime, ``GroupedRuntime.hidden``, vs the parent's first
-``nn.Linear`` + ReLU), so the cost of the widened next layer (the head) shows separately. Outputs are checked against the
+(``layer``: the grouped layer alone as a one-layer ``SparseMLP`` vs the parent's first
+``nn.Linear``), so the cost of the widened next layer (the head) shows separately. Outputs are checked against the
 masked model before timing.
 
 Timing depends on the sparsity structure only, so the weights are PyTorch's initialisation
@@ -67,6 +67,8 @@ def _parse_args(argv):
     p.add_argument("--n-partitions", default=None,
                    help="comma list of G: time grouped FPE (fpe_expand(..., n_partitions=G)) beside the "
                         "parent and the classic split, instead of the default table")
+    p.add_argument("--grouped-runtime", choices=("numba", "torch"), default="numba",
+                   help="how to_sparse runs the grouped layers (with --n-partitions; default numba)")
     p.add_argument("--kernel-rates", action="store_true",
                    help="only time single layers: sparse vs dense kernel vs torch, multiply-adds per second")
     args = p.parse_args(argv)
@@ -208,6 +210,7 @@ def grouped_table(args, clock) -> list:
     import torch.nn.functional as F
 
     from fpe_empirical import MLP, count_nonzero, fpe_expand, to_sparse
+    from fpe_empirical.sparse import SparseMLP
 
     gs = args.n_partitions
     print("| net | alpha | batch | thr | parent us | fpe/parent | "
@@ -229,7 +232,10 @@ def grouped_table(args, clock) -> list:
             except ValueError as e:
                 print(f"| {spec} | {alpha} | skipped: {e} |", flush=True)
                 continue
-            sp = {"fpe": to_sparse(fpe), **{f"G={g}": to_sparse(m) for g, m in grouped.items()}}
+            rt = args.grouped_runtime
+            sp = {"fpe": to_sparse(fpe), **{f"G={g}": to_sparse(m, grouped_runtime=rt) for g, m in grouped.items()}}
+            # the grouped split layer on its own (vs the parent's first nn.Linear): numba runtime only
+            alone = {name: SparseMLP([net.layers[0]]) for name, net in sp.items() if name != "fpe"}
             for g, m in grouped.items():
                 assert count_nonzero(m) == count_nonzero(parent)
                 assert sp[f"G={g}"].layers[0].kind == "grouped"
@@ -243,12 +249,13 @@ def grouped_table(args, clock) -> list:
                         np.testing.assert_allclose(sp[name](x).numpy(), model(x).numpy(), rtol=1e-4, atol=1e-4)
                 for threads in args.threads:
                     torch.set_num_threads(threads)
-                    fns = {"parent": lambda: run_parent(x), "layer parent": lambda: F.linear(x, W1, b1).relu_()}
+                    fns = {"parent": lambda: run_parent(x), "layer parent": lambda: F.linear(x, W1, b1)}
                     for name, net in sp.items():
                         net.threads = threads
                         fns[name] = (lambda net=net: net(x))
                         if name != "fpe":
-                            fns["layer " + name] = (lambda rt=net._segments[0][0]: rt.hidden(xn))
+                            alone[name].threads = threads
+                            fns["layer " + name] = (lambda one=alone[name]: one(xn))
                     samples = {k: [] for k in fns}
                     with torch.inference_mode():
                         for fn in fns.values():

@@ -38,6 +38,7 @@ def test_grouped_export_equals_the_masked_model(n_in, hidden, n_out, alpha, laye
     except ValueError:  # tiny layers: budget unreachable, or G > parents of a later split layer
         return
     sp = to_sparse(new)
+    sp_torch = to_sparse(new, grouped_runtime="torch")
     split = [i for i, lay in enumerate(new.layers) if lay.partition is not None]
     assert [i for i, lay in enumerate(sp.layers) if lay.kind == "grouped"] == split
     assert sp.count_nonzero() == count_nonzero(new)
@@ -48,7 +49,10 @@ def test_grouped_export_equals_the_masked_model(n_in, hidden, n_out, alpha, laye
         with torch.no_grad():
             ref = new(x)
         np.testing.assert_allclose(sp(x).numpy(), ref.numpy(), rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(sp_torch(x).numpy(), ref.numpy(), rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(sp(x[0]).numpy(), ref[0].numpy(), rtol=1e-4, atol=1e-5)
+    sp.threads = 2  # the work split over threads gives the same numbers
+    np.testing.assert_allclose(sp(x).numpy(), ref.numpy(), rtol=1e-4, atol=1e-5)
 
 
 def test_save_load_round_trip(tmp_path):
@@ -63,6 +67,11 @@ def test_save_load_round_trip(tmp_path):
     x = torch.randn(33, 48)
     assert torch.equal(back(x), sp(x))
     assert back.nbytes == sp.nbytes and back.count_nonzero() == count_nonzero(new)
+
+
+def test_bad_grouped_runtime_is_refused():
+    with pytest.raises(ValueError, match="grouped_runtime must be one of"):
+        to_sparse(make(8, 4, 2), grouped_runtime="blas")
 
 
 def test_damaged_grouped_file_is_refused(tmp_path):

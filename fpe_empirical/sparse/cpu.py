@@ -25,9 +25,11 @@ its dense parent (same non-zeros) where the masked wide network takes ~alpha tim
 batch 1 the gather (3 loads per non-zero) is ~3x slower per non-zero than a dense GEMV.
 
 Grouped FPE layers (``fpe_expand(..., n_partitions=G)``, recognised from their stored
-partition) are kept as dense blocks and run by torch's batched GEMM (``grouped``); a network
-holding one runs segment by segment: each grouped layer by its runtime, each run of other
-layers by the kernels above.
+partition) are kept as dense blocks (``grouped``): by default packed as dense 4-row slices
+whose rows share the block's input rows (one gather per input row, reused by the 4 rows: the
+dense kernel's arithmetic intensity; batches <= 3 permute the input once per block, then
+dense dots); with ``grouped_runtime="torch"`` they run as torch batched GEMMs, the network
+segment by segment.
 
 Files: ``SparseMLP.save`` / ``SparseMLP.load`` (``io``); GPU: ``SparseMLP.to_torch`` (``cuda``).
 """
@@ -56,6 +58,10 @@ from .packing import pack_all
 
 __all__ = ["to_sparse", "SparseMLP"]
 
+#: how SparseMLP runs grouped layers (``grouped_runtime=``): "numba" (default: the kernels'
+#: dense slices over gathered input rows) or "torch" (``sparse.grouped.GroupedRuntime``:
+#: batched GEMMs by torch/BLAS, with the layer after it)
+GROUPED_RUNTIMES = ("numba", "torch")
 # batches below this use the per-sample gather kernels, larger ones the tiled kernels
 _ROWS_MAX_BATCH = 3
 # relative cost per (padded) sample column of the tile widths, measured (benchmarks/bench_sparse.py)
@@ -136,12 +142,15 @@ class SparseMLP:
     ``layers``: list of ``SparseLayer``; ``norms``: one ``(gamma, beta, eps)`` or None per
     hidden layer (LayerNorm before the ReLU). ``threads``: how many threads a forward pass
     may use (default 1; keep numba/our threads + torch threads <= physical cores).
+    ``grouped_runtime``: how grouped FPE layers run, ``"numba"`` (default: one input gather
+    per block, dense 4-row slices in the kernels) or ``"torch"`` (batched GEMMs, BLAS).
     Calling it on ``x`` of shape ``(batch, in)`` or ``(in,)`` (torch tensor on the CPU, or
     anything NumPy turns into a real array) returns logits of shape ``(batch, out)`` /
     ``(out,)``, a torch tensor for a tensor input, else a NumPy array.
     """
 
-    def __init__(self, layers: Sequence[SparseLayer], norms: Sequence | None = None, *, threads: int = 1):
+    def __init__(self, layers: Sequence[SparseLayer], norms: Sequence | None = None, *, threads: int = 1,
+                 grouped_runtime: str = "numba"):
         layers = list(layers)
         if not layers:
             raise ValueError("layers must hold at least one SparseLayer")
@@ -174,7 +183,10 @@ class SparseMLP:
         self._segments = None
         self.threads = threads
         self.dtype = dtype
-        if any(layer.kind == "grouped" for layer in layers):
+        if not isinstance(grouped_runtime, str) or grouped_runtime not in GROUPED_RUNTIMES:
+            raise ValueError(f"grouped_runtime must be one of {list(GROUPED_RUNTIMES)}, got {grouped_runtime!r}")
+        self.grouped_runtime = grouped_runtime
+        if grouped_runtime == "torch" and any(layer.kind == "grouped" for layer in layers):
             self._segments = _segments(layers, norms, self.threads)
             self._packed = self._packed_norms = None
         else:
@@ -313,7 +325,12 @@ class SparseMLP:
             y = np.empty((B, p.rows), dtype=self.dtype) if i == last else self._buffer(("rows", i), (B, p.rows))
             norm = self._packed_norms[i] if i < last else None
             relu = i < last and norm is None
-            if p.dense:
+            if p.shared:  # grouped: one input permutation per block, then dense dots
+                xg = self._buffer(("gather", i), (B, p.cols.shape[0], p.cols.shape[1]))
+                _K.gather_blocks(h, p.cols, xg)
+                args = (p.vals, p.slice_block, p.bias, p.perm, xg, y, relu)
+                _run(_K.rows_shared_kernel, args, p.work, 1, self.threads, p.entries * B)
+            elif p.dense:
                 args = (p.vals, p.bias, p.perm, h, y, relu)
                 _run(rows_dense_kernel, args, p.work, 1, self.threads, p.entries * B)
             else:
@@ -337,7 +354,10 @@ class SparseMLP:
             y = self._buffer(("tile", i), (nb, p.rows, TB))
             norm = self._packed_norms[i] if i < last else None
             relu = i < last and norm is None
-            if p.dense:
+            if p.shared:
+                args = (p.vals, p.cols, p.slice_block, p.bias, p.perm, h, y, relu)
+                _run(_K.tiled_shared_kernel[TB], args, p.work, nb, self.threads, p.entries * nb * TB)
+            elif p.dense:
                 args = (p.vals, p.bias, p.perm, h, y, relu)
                 _run(tiled_dense_kernel, args, p.work, nb, self.threads, p.entries * nb * TB)
             else:
@@ -396,7 +416,7 @@ def _segments(layers: list[SparseLayer], norms: list, threads: int) -> list:
     return out
 
 
-def to_sparse(model: MLP, *, threads: int = 1, layout: str = "auto") -> SparseMLP:
+def to_sparse(model: MLP, *, threads: int = 1, layout: str = "auto", grouped_runtime: str = "numba") -> SparseMLP:
     """The compact sparse copy of ``model`` (an ``MLP``, e.g. from ``fpe_expand``).
 
     Stores the non-zeros of every effective weight ``weight * mask`` (ELL, CSR or dense per
@@ -440,4 +460,4 @@ def to_sparse(model: MLP, *, threads: int = 1, layout: str = "auto") -> SparseML
                 norms.append((gamma, beta, float(norm.eps)))
             else:
                 raise TypeError(f"model.norms entries must be LayerNorm or Identity, got {type(norm).__name__}")
-    return SparseMLP(layers, norms, threads=threads)
+    return SparseMLP(layers, norms, threads=threads, grouped_runtime=grouped_runtime)
