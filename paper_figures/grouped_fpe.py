@@ -7,9 +7,9 @@ control and the structured split (DNF: clause; digits: Gram) as horizontal lines
 ledger's +-1 point band shaded; DNF slice and the digits stand-in. Middle: the partition
 model's P(every clause covered by some child) for each DNF configuration as a function of G
 (``fpe_theory.prob_all_covered(..., n_partitions=G)``: coverage depends on G, not on N).
-Right: measured latency of the exported network over its dense parent vs G, per alpha (the
-rows of ``benchmarks/bench_sparse.py --n-partitions ... --json FILE``; the classic split
-at G = N).
+Right: measured latency of the exported network over its dense parent vs G, per alpha and
+batch, at 512-1024-100 (the rows of ``benchmarks/bench_sparse.py --n-partitions ... --json
+FILE``; the classic split at G = N).
 
     python -m paper_figures.grouped_fpe --store results/store --bench benchmarks/grouped_cost.json
 
@@ -30,6 +30,8 @@ from .common import Figure, MissingResults, pyplot, style
 
 FIGURE = Figure("grouped_fpe", "Grouped FPE: accuracy, predicted coverage and inference cost vs partitions G", ())
 GS = (1, 2, 4, 8)
+#: the width the cost panel shows (the issue's CLIP width)
+COST_NET = "512-1024-100"
 
 
 def _diff_to_random(frame: pd.DataFrame, index: list[str]) -> pd.DataFrame:
@@ -100,6 +102,8 @@ def draw(dnf: pd.DataFrame, vision: pd.DataFrame | None, bench: dict | None):
 
     if bench:
         rows = pd.DataFrame(bench["rows"])
+        if (rows["net"] == COST_NET).any():  # one width keeps the panel readable; the CSV of the bench has all
+            rows = rows[rows["net"] == COST_NET]
         for (net, batch), sel in rows.groupby(["net", "batch"]):
             for _, r in sel.iterrows():
                 gs = [g for g in GS if f"G={g}" in r["ratio"]]
