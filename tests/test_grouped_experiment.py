@@ -52,3 +52,26 @@ def test_study_configs_and_cli_bad_input(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["--out", str(tmp_path), "--scale", "nope"])
     assert exc.value.code == 2 and "--scale" in capsys.readouterr().err
+
+
+def test_figure_draws_from_stored_rows_and_refuses_a_missing_study(tmp_path):
+    """paper_figures/grouped_fpe.py: drawn from stored rows of a tiny study (no training in
+    the script); a store without the study is a MissingResults naming the command."""
+    import json
+
+    from fpe_empirical.results.store import ResultStore
+    from paper_figures.common import Context, MissingResults
+    from paper_figures.grouped_fpe import draw, make
+
+    frame = run(GroupedDNFExperiment(**TINY))
+    vis = run(GroupedEmbeddingExperiment(pretrain_epochs=1, split_epochs=1))
+    bench = {"rows": [{"net": "512-1024-100", "alpha": 2, "batch": 256,
+                       "ratio": {"fpe": 0.8, "G=1": 0.6, "G=2": 0.6, "G=4": 0.6, "G=8": 0.6}}]}
+    fig, data = draw(frame, vis, bench)
+    assert {"test_accuracy_minus_random", "predicted_p_all_covered", "latency_over_parent"} <= set(data["quantity"])
+    random_row = data[(data.quantity == "test_accuracy_minus_random") & (data.strategy == "random")]
+    assert (random_row["mean"] == 0).all()  # the reference itself
+    (tmp_path / "b.json").write_text(json.dumps(bench))
+    ctx = Context(profile="grouped", store=ResultStore(tmp_path / "store"), out=tmp_path / "out", datasets={})
+    with pytest.raises(MissingResults, match="grouped_experiment"):
+        make(ctx, str(tmp_path / "b.json"))

@@ -17,7 +17,7 @@
    Biases and LayerNorm parameters are counted but never pruned. Ties in magnitude are
    broken by position: lower layer index first, then row-major index inside the layer
    (a stable sort), so the result is a deterministic function of ``(model, alpha, strategy,
-   groups, seed, layers)``. The count is asserted.
+   groups, seed, layers, n_partitions)``. The count is asserted.
 
 In every touched layer the new mask equals the support of the new effective weight, so the
 number of trainable weight entries equals the non-zero count and cannot grow in training.
