@@ -42,7 +42,7 @@ def test_rows_are_findings_with_rules():
     claims = [c for c in ledger.get_claims(["grouped.*"])]
     assert {c.id for c in claims} == {"grouped.dnf-G1-vs-random", "grouped.dnf-G4-vs-random",
                                       "grouped.vision-G1-vs-random", "grouped.vision-G4-vs-random",
-                                      "grouped.inference-cost"}
+                                      "grouped.case-study-G4-vs-random", "grouped.inference-cost"}
     assert all(c.category == ledger.FINDING and c.rule for c in claims)
 
 

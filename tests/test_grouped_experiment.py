@@ -11,7 +11,7 @@ from fpe_empirical.experiments.grouped import (
 )
 from fpe_empirical.experiments.registry import config_from_dict, get_kind
 from fpe_empirical.experiments.runner import run
-from fpe_empirical.results.keys import config_to_dict
+from fpe_empirical.results.keys import config_key, config_to_dict
 
 TINY = dict(pretrain_epochs=2, split_epochs=2, n_samples=400)
 
@@ -47,6 +47,8 @@ def test_study_configs_and_cli_bad_input(tmp_path, capsys):
     full, small = grouped_configs("full"), grouped_configs("small")
     assert len(full) == 3 * 2 * 5 + 2 * 5 and len(small) == 3 * 2 * 5 + 2 * 5
     assert {(c.pretrain_epochs, c.split_epochs) for c in full if c.kind == "dnf-grouped"} == {(1000, 1000)}
+    case = grouped_configs("case_study")
+    assert {config_key(c) for c in case} <= {config_key(c) for c in full}  # a subset of the full study
     with pytest.raises(ValueError, match="scale"):
         grouped_configs("tiny")
     with pytest.raises(SystemExit) as exc:

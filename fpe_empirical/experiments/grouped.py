@@ -26,6 +26,7 @@ CLI (stored in a ``ResultStore``, resumable: stored configs are not run again)::
 
     python -m fpe_empirical.grouped_experiment --out results/store                # full study
     python -m fpe_empirical.grouped_experiment --out results/store --scale small  # what ran here
+    python -m fpe_empirical.grouped_experiment --out results/store --scale case_study  # and this
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ from .pipeline import Stages, check_strategies, derive_seed, run_pipeline
 from .registry import experiment_kind
 
 __all__ = ["GroupedDNFExperiment", "GroupedEmbeddingExperiment", "grouped_label", "parse_grouped",
-           "grouped_configs", "SMALL", "main"]
+           "grouped_configs", "SMALL", "SCALES", "main"]
 
 GROUPS = (1, 2, 4, 8)
 _LABEL = re.compile(r"G([1-9][0-9]*)$")
@@ -182,11 +183,17 @@ SMALL = {"dnf": dict(pretrain_epochs=200, split_epochs=200, n_samples=20_000), "
          "vision": dict(pretrain_epochs=10, split_epochs=1000)}
 
 
+SCALES = ("full", "small", "case_study")
+
+
 def grouped_configs(scale: str = "full") -> list:
     """Configs of the grouped-FPE study (module docstring); ``scale`` ``"full"`` (the paper's
-    schedule, 5 seeds) or ``"small"`` (``SMALL``)."""
-    if scale not in ("full", "small"):
-        raise ValueError(f"scale must be 'full' or 'small', got {scale!r}")
+    schedule, 5 seeds), ``"small"`` (``SMALL``) or ``"case_study"`` (only the DNF case study,
+    8 clauses x 8 hidden, at the paper's schedule, seeds 0-4: a subset of ``"full"``)."""
+    if scale not in SCALES:
+        raise ValueError(f"scale must be one of {list(SCALES)}, got {scale!r}")
+    if scale == "case_study":
+        return [GroupedDNFExperiment(n_clauses=8, hidden=8, seed=s) for s in range(5)]
     seeds = range(5) if scale == "full" else SMALL["seeds"]
     dnf_kw = {} if scale == "full" else SMALL["dnf"]
     vis_kw = {} if scale == "full" else SMALL["vision"]
@@ -208,7 +215,7 @@ def _main(argv: Sequence[str] | None) -> int:
     p = OneLineArgumentParser(prog=PROG, description="Grouped FPE accuracy study (DNF slice and digits), stored "
                                                      "and resumable.")
     p.add_argument("--out", required=True, help="result store directory (stored configs are reused)")
-    p.add_argument("--scale", choices=("full", "small"), default="full")
+    p.add_argument("--scale", choices=SCALES, default="full")
     p.add_argument("--kind", choices=("all", "dnf-grouped", "embedding-grouped"), default="all")
     p.add_argument("--group-size", type=int, default=6, help="configs per training call (default 6)")
     args = p.parse_args(argv)
