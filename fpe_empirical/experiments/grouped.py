@@ -244,8 +244,9 @@ def _main(argv: Sequence[str] | None) -> int:
 
 
 def summarize(frame: pd.DataFrame) -> pd.DataFrame:
-    """Mean test accuracy (and n) per (kind, n_clauses, hidden, strategy)."""
-    keys = [k for k in ("kind", "dataset", "n_clauses", "hidden", "strategy") if k in frame]
+    """Mean test accuracy (and n) per (kind, schedule, n_clauses, hidden, strategy)."""
+    keys = [k for k in ("kind", "dataset", "pretrain_epochs", "split_epochs", "n_samples", "n_clauses", "hidden",
+                        "strategy") if k in frame]
     return frame.groupby(keys, dropna=False)["test_accuracy"].agg(["mean", "std", "count"])
 
 
