@@ -13,7 +13,7 @@ import itertools
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
@@ -49,7 +49,11 @@ def test_parents_of_one_group_have_identical_child_supports(n_in, n_parents, alp
     g = data.draw(st.integers(1, n_parents))
     model = make_mlp(n_in, n_parents, seed=seed % 1000, density=density)
     masks = split_masks(model, alpha, seed=seed, n_partitions=g).reshape(n_parents, alpha, n_in)
-    new = fpe_expand(model, alpha, seed=seed, n_partitions=g)
+    try:
+        new = fpe_expand(model, alpha, seed=seed, n_partitions=g)
+    except ValueError as e:  # tiny sparse layers: the budget can be unreachable (a documented refusal)
+        assume("cannot keep the non-zero count" not in str(e))
+        raise
     groups, parts = (t.numpy() for t in new.layers[0].partition)
     support = (model.layers[0].masked_weight() != 0).numpy()
     sizes = np.bincount(groups, minlength=g)
