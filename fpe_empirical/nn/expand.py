@@ -229,8 +229,9 @@ def _resolve(model, alpha, strategy, layers, seed, given: dict) -> tuple[SplitSt
 def split_masks(model: MLP, alpha: int, *, strategy: str = "random", groups: Sequence[Sequence[int]] | None = None,
                 seed: int = 0, n_clusters: int | None = None, n_partitions: int | None = None) -> np.ndarray:
     """Bool ``(N * alpha, in_features)``: hidden layer 1's child masks as ``fpe_expand(model,
-    alpha, strategy=..., seed=seed)`` draws them, *before* re-sparsification (same checks,
-    same generator, same draw order); ``fpe_expand``'s pruned masks are subsets of these."""
+    alpha, strategy=..., seed=seed, n_partitions=...)`` draws them, *before* re-sparsification
+    (same checks, same generator, same draw order); ``fpe_expand``'s pruned masks are subsets
+    of these (grouped: parents of one group hold identical child supports)."""
     spec, _, alpha, seed, options = _resolve(model, alpha, strategy, "first", seed,
                                              {"groups": groups, "n_clusters": n_clusters,
                                               "n_partitions": n_partitions})
