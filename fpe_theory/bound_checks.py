@@ -380,7 +380,7 @@ def _write_csv(path, rows, level_family):
 
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow(["model", "layout", "n_clauses", "clause_size", "alpha", "n_parents", "trials", "seed",
+    w.writerow(["model", "layout", "n_clauses", "clause_size", "alpha", "n_parents", "n_partitions", "trials", "seed",
                 "quantity", "exact", "paper", "simulated", "low_99.9", "high_99.9",
                 "low_family", "high_family", "inside_family"])
     for row in rows:
@@ -391,10 +391,16 @@ def _write_csv(path, rows, level_family):
                 ("mean_collisions", row.exact_coll, row.paper_coll, r.mean_collisions)):
             lo_f, hi_f = est.interval(level_family)
             inside = "" if exact is None else est.contains(exact, level_family)
-            w.writerow([r.model, r.layout, r.n_clauses, r.clause_size, r.alpha, r.n_parents, r.trials,
+            w.writerow([r.model, r.layout, r.n_clauses, r.clause_size, r.alpha, r.n_parents,
+                        "" if r.n_partitions is None else r.n_partitions, r.trials,
                         r.seed, name, "" if exact is None else repr(exact),
                         "" if paper is None else repr(paper), repr(est.value), repr(est.low),
                         repr(est.high), repr(lo_f), repr(hi_f), inside])
+        if row.exact_var is not None:  # grouped: information only (module docstring), no family check
+            est = _VarianceEstimate(r)
+            w.writerow([r.model, r.layout, r.n_clauses, r.clause_size, r.alpha, r.n_parents, r.n_partitions,
+                        r.trials, r.seed, "collisions_variance", repr(row.exact_var), "", repr(est.value),
+                        repr(est.low), repr(est.high), "", "", ""])
     _atomic_write(path, buf.getvalue())
 
 
