@@ -67,6 +67,8 @@ def test_save_load_round_trip(tmp_path):
     x = torch.randn(33, 48)
     assert torch.equal(back(x), sp(x))
     assert back.nbytes == sp.nbytes and back.count_nonzero() == count_nonzero(new)
+    with torch.no_grad():  # the torch module (dense weights from the blocks) agrees too
+        np.testing.assert_allclose(back.to_torch("cpu")(x).numpy(), new(x).numpy(), rtol=1e-4, atol=1e-5)
 
 
 def test_bad_grouped_runtime_is_refused():
