@@ -10,12 +10,21 @@ one process, round-robin, median of ``--repeats`` (>= 5) rounds:
 - ``csr``: the FPE network with torch CSR weights (``torch.sparse.mm``);
 - ``ours_dense``: the parent through ``to_sparse`` (our kernels on dense layers), for scale.
 
+Grouped FPE (``--n-partitions 1,2,4,8``, issue 16): instead of the table above, for each
+width, alpha, batch and thread count the dense parent, the classic random split (``fpe``) and
+the grouped splits ``fpe_expand(..., n_partitions=G)`` (``G=g``, through ``to_sparse``: dense
+blocks + torch GEMMs) are timed side by side, round-robin; also the split layer alone
+(``layer``: the grouped layer alone as a one-layer ``SparseMLP`` vs the parent's first
+``nn.Linear``), so the cost of the widened next layer (the head) shows separately. Outputs are checked against the
+masked model before timing.
+
 Timing depends on the sparsity structure only, so the weights are PyTorch's initialisation
 (no training). Ratios are latency / ``parent`` latency at the same batch and thread count.
 Threads: torch gets ``torch.set_num_threads(T)`` and ours ``threads=T``, never at once.
 
     .venv/bin/python benchmarks/bench_sparse.py                  # paper widths, alpha 2 4 8
     .venv/bin/python benchmarks/bench_sparse.py --widths 512-256-100 --alphas 4 --threads 1
+    .venv/bin/python benchmarks/bench_sparse.py --n-partitions 1,2,4,8 --threads 1   # grouped FPE rows
 """
 
 from __future__ import annotations
@@ -55,6 +64,11 @@ def _parse_args(argv):
     p.add_argument("--omp-passive", action="store_true",
                    help="set OMP_WAIT_POLICY=PASSIVE before torch starts (2-thread torch on a loaded machine)")
     p.add_argument("--json", default=None, help="also write the rows as JSON to this path")
+    p.add_argument("--n-partitions", default=None,
+                   help="comma list of G: time grouped FPE (fpe_expand(..., n_partitions=G)) beside the "
+                        "parent and the classic split, instead of the default table")
+    p.add_argument("--grouped-runtime", choices=("numba", "torch"), default="numba",
+                   help="how to_sparse runs the grouped layers (with --n-partitions; default numba)")
     p.add_argument("--kernel-rates", action="store_true",
                    help="only time single layers: sparse vs dense kernel vs torch, multiply-adds per second")
     args = p.parse_args(argv)
@@ -71,6 +85,7 @@ def _parse_args(argv):
     args.alphas = ints("alphas", args.alphas, 2)
     args.batches = ints("batches", args.batches, 1)
     args.threads = ints("threads", args.threads, 1)
+    args.n_partitions = None if args.n_partitions is None else ints("n-partitions", args.n_partitions, 1)
     if args.clock == "cpu" and args.threads != [1]:
         raise ValueError("--clock cpu measures one thread: use it with --threads 1")
     if args.repeats < 5:
@@ -188,6 +203,81 @@ def kernel_rates(args, clock) -> None:
             print(f"| {batch} | {k} | {entries} | {rate:.1f} |", flush=True)
 
 
+def grouped_table(args, clock) -> list:
+    """The grouped FPE rows (module docstring): ratios to the dense parent, measured side by side."""
+    import numpy as np
+    import torch
+    import torch.nn.functional as F
+
+    from fpe_empirical import MLP, count_nonzero, fpe_expand, to_sparse
+    from fpe_empirical.sparse import SparseMLP
+
+    gs = args.n_partitions
+    print("| net | alpha | batch | thr | parent us | fpe/parent | "
+          + " | ".join(f"G={g}/parent" for g in gs) + " | "
+          + " | ".join(f"layer G={g}" for g in gs) + " | kinds (G) |")
+    print("|" + "---|" * (6 + 2 * len(gs)))
+    rows = []
+    for spec in args.widths:
+        dims = [int(s) for s in spec.split("-")]
+        torch.manual_seed(args.seed)
+        parent = MLP(dims[0], dims[1:-1], dims[-1], layernorm=args.layernorm).eval()
+        W1 = parent.layers[0].masked_weight().detach().clone()
+        b1 = parent.layers[0].bias.detach().clone()
+        for alpha in args.alphas:
+            try:
+                fpe = fpe_expand(parent, alpha, seed=args.seed, layers=args.layers).eval()
+                grouped = {g: fpe_expand(parent, alpha, seed=args.seed, layers=args.layers, n_partitions=g).eval()
+                           for g in gs if g <= dims[1]}
+            except ValueError as e:
+                print(f"| {spec} | {alpha} | skipped: {e} |", flush=True)
+                continue
+            rt = args.grouped_runtime
+            sp = {"fpe": to_sparse(fpe), **{f"G={g}": to_sparse(m, grouped_runtime=rt) for g, m in grouped.items()}}
+            # the grouped split layer on its own (vs the parent's first nn.Linear): numba runtime only
+            alone = {name: SparseMLP([net.layers[0]]) for name, net in sp.items() if name != "fpe"}
+            for g, m in grouped.items():
+                assert count_nonzero(m) == count_nonzero(parent)
+                assert sp[f"G={g}"].layers[0].kind == "grouped"
+            with torch.inference_mode():
+                run_parent = _torch_dense(parent)
+            for batch in args.batches:
+                x = torch.randn(batch, dims[0])
+                xn = x.numpy()
+                with torch.inference_mode():
+                    for name, model in [("fpe", fpe), *((f"G={g}", m) for g, m in grouped.items())]:
+                        np.testing.assert_allclose(sp[name](x).numpy(), model(x).numpy(), rtol=1e-4, atol=1e-4)
+                for threads in args.threads:
+                    torch.set_num_threads(threads)
+                    fns = {"parent": lambda: run_parent(x), "layer parent": lambda: F.linear(x, W1, b1)}
+                    for name, net in sp.items():
+                        net.threads = threads
+                        fns[name] = (lambda net=net: net(x))
+                        if name != "fpe":
+                            alone[name].threads = threads
+                            fns["layer " + name] = (lambda one=alone[name]: one(xn))
+                    samples = {k: [] for k in fns}
+                    with torch.inference_mode():
+                        for fn in fns.values():
+                            fn()
+                        for _ in range(args.repeats):
+                            for k, fn in fns.items():
+                                samples[k].append(_median_time(fn, args.min_time, clock))
+                    med = {k: statistics.median(v) for k, v in samples.items()}
+                    ratio = {k: med[k] / med["parent"] for k in med}
+                    layer = {g: med[f"layer G={g}"] / med["layer parent"] for g in grouped}
+                    kinds = ",".join("/".join(lay.kind for lay in sp[f"G={g}"].layers) for g in list(grouped)[:1])
+                    cells = [f"{ratio[f'G={g}']:.2f}" if g in grouped else "-" for g in gs]
+                    lcells = [f"{layer[g]:.2f}" if g in grouped else "-" for g in gs]
+                    print(f"| {spec} | {alpha} | {batch} | {threads} | {med['parent'] * 1e6:.1f} | {ratio['fpe']:.2f} | "
+                          + " | ".join(cells) + " | " + " | ".join(lcells) + f" | {kinds} |", flush=True)
+                    rows.append(dict(net=spec, alpha=alpha, batch=batch, threads=threads,
+                                     us={k: v * 1e6 for k, v in med.items()}, ratio=ratio,
+                                     layer_ratio={str(g): v for g, v in layer.items()},
+                                     samples_us={k: [t * 1e6 for t in v] for k, v in samples.items()}))
+    return rows
+
+
 def _bytes_dense(model) -> int:
     return sum(p.numel() * p.element_size() for p in model.parameters())
 
@@ -214,6 +304,17 @@ def main(argv=None) -> int:
         kernel_rates(args, clock)
         return 0
     load_before = os.getloadavg()
+    if args.n_partitions is not None:
+        print(f"# load average before: {load_before[0]:.2f} (cores: {os.cpu_count()}); clock={args.clock}; "
+              "ratios = time / dense parent time, same batch and threads", flush=True)
+        rows = grouped_table(args, clock)
+        load_after = os.getloadavg()
+        print(f"# load average after: {load_after[0]:.2f} {load_after[1]:.2f} {load_after[2]:.2f}")
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(dict(rows=rows, load_before=load_before, load_after=load_after, clock=args.clock,
+                               argv=sys.argv[1:] if argv is None else list(argv)), f, indent=1)
+        return 0
     rows = []
     header = (
         "| net | alpha | batch | thr | parent us | fpe/parent | (min) | wide/parent | csr/parent | ours_dense/parent "

@@ -18,6 +18,12 @@ parents after which every clause is covered. Models (codes: ``fpe_theory.models`
   parent 1, ...) start at a fresh output after the trial's layout shuffle, and the unused
   slices of the trial's last output are dropped. ``_reference`` replays this bit for bit.
 
+Grouped split (``n_partitions`` G, issue 16; partition and literal models): parent p uses
+partition ``p % G`` (round-robin deal: the same group sizes as any even deal), so only the
+first G parents draw labels; a later parent adds no coverage and repeats its partition's
+collisions, which are counted once with multiplicity ``m_g = #{p < N : p % G = g}``.
+``n_partitions = 0`` (the default) means G = N: the classic split, the same stream.
+
 Layout ``shuffled``: literal l sits at input ``pos[l]``, a uniform permutation drawn once per
 trial (shared by all parents); ``contiguous``: ``pos[l] = l``.
 
@@ -291,7 +297,7 @@ def _popcount(x):
 
 @njit(cache=True)
 def _trial(n_clauses, k, alpha, n_parents, model, shuffled, words, st, lab, pos, idx, member,
-           cov, cnt, rec, record, lit):
+           cov, cnt, rec, record, lit, n_partitions=0):
     """One trial; returns (missed clauses, collisions, parents until all covered or N+1,
     clause 0 covered). With ``record`` the masks are written to ``rec[parent, unit, input]``.
 
@@ -315,7 +321,9 @@ def _trial(n_clauses, k, alpha, n_parents, model, shuffled, words, st, lab, pos,
     coll = 0
     first = n_parents + 1
     lit[1] = _U(0)  # literal: labels start at a fresh output in each trial
-    for p in range(n_parents):
+    n_draw = n_parents if n_partitions <= 0 or n_partitions >= n_parents else n_partitions
+    for p in range(n_draw):
+        mult = (n_parents - 1 - p) // n_draw + 1  # parents sharing partition p (1 when ungrouped)
         if model == 0:  # subset: alpha uniform d-subsets
             for u in range(alpha):
                 s0, s1, s2, s3 = _partial_fisher_yates(idx, n, d, s0, s1, s2, s3)
@@ -384,7 +392,7 @@ def _trial(n_clauses, k, alpha, n_parents, model, shuffled, words, st, lab, pos,
                 cnt[0] = held_total - held_one
                 cnt[1] = held_one
             for a in range(alpha):
-                coll += cnt[a] * (cnt[a] - 1) // 2
+                coll += mult * (cnt[a] * (cnt[a] - 1) // 2)
             if record:
                 for a in range(alpha):
                     for i in range(n):
@@ -395,6 +403,11 @@ def _trial(n_clauses, k, alpha, n_parents, model, shuffled, words, st, lab, pos,
                 done = done and cov[w] == _U(-1)
             if done:
                 first = p + 1
+    if record:  # grouped: the parents after the first G repeat their group's masks
+        for p in range(n_draw, n_parents):
+            for a in range(rec.shape[1]):
+                for i in range(n):
+                    rec[p, a, i] = rec[p % n_draw, a, i]
     st[0], st[1], st[2], st[3] = s0, s1, s2, s3
     n_cov = 0
     for w in range(n_words):
@@ -417,7 +430,7 @@ def padded(n: int) -> int:
 
 @njit(parallel=True, cache=True)
 def simulate_batch(n_clauses, k, alpha, n_parents, model, shuffled, words, seed, first_chunk,
-                   n_trials, labs, out_missed, out_coll, out_first, out_c0):
+                   n_trials, labs, out_missed, out_coll, out_first, out_c0, n_partitions=0):
     """Trials [first_chunk·CHUNK, first_chunk·CHUNK + n_trials), parallel over chunks.
 
     ``labs`` (n_chunks, padded(n)): label buffers, int8 (alpha <= 127) or wider, one per chunk.
@@ -441,7 +454,7 @@ def simulate_batch(n_clauses, k, alpha, n_parents, model, shuffled, words, seed,
         stop = min((ci + 1) * CHUNK, n_trials)
         for t in range(ci * CHUNK, stop):
             m, c, f, c0 = _trial(n_clauses, k, alpha, n_parents, model, shuffled, words, st, lab,
-                                 pos, idx, member, cov, cnt, rec, False, lit)
+                                 pos, idx, member, cov, cnt, rec, False, lit, n_partitions)
             out_missed[t] = m
             out_coll[t] = c
             out_first[t] = f
@@ -449,7 +462,7 @@ def simulate_batch(n_clauses, k, alpha, n_parents, model, shuffled, words, seed,
 
 
 @njit(cache=True)
-def trace_trial(n_clauses, k, alpha, n_parents, model, shuffled, words, seed, trial, lab):
+def trace_trial(n_clauses, k, alpha, n_parents, model, shuffled, words, seed, trial, lab, n_partitions=0):
     """Replay trial ``trial``'s chunk and return its masks, layout and counts (for tests).
 
     Returns (masks[int8, (N, units per parent, n)], pos[int32, (n,)], missed, collisions, first).
@@ -471,7 +484,7 @@ def trace_trial(n_clauses, k, alpha, n_parents, model, shuffled, words, seed, tr
     m, c, f = 0, 0, 0
     for t in range(chunk * CHUNK, trial + 1):
         m, c, f, c0 = _trial(n_clauses, k, alpha, n_parents, model, shuffled, words, st, lab, pos,
-                             idx, member, cov, cnt, rec, t == trial, lit)
+                             idx, member, cov, cnt, rec, t == trial, lit, n_partitions)
     return rec, pos.copy(), m, c, f
 
 

@@ -18,6 +18,9 @@ labels are Lemire draws on 16-bit (or 32-bit) slices with rejected slices skippe
 vectorises as "accept, then keep the first N·n accepted slices of the trial"; the layout
 shuffle (``shuffled``) is a plain Python Fisher–Yates on the same outputs.
 
+Grouped split (``n_partitions`` G): only G partitions are drawn per trial (as if N = G) and
+parent p takes partition p % G, as in the kernels (literal: the same stream, bit for bit).
+
 Counting: a clause is held by a child when all its k literals carry that child's label.
 """
 
@@ -30,8 +33,10 @@ from .models import get_model
 
 
 def simulate_reference(n_clauses, clause_size, alpha, n_parents, *, trials, seed=0,
-                       model="partition", layout="contiguous", batch=256, key_dtype=np.float64):
+                       model="partition", layout="contiguous", batch=256, key_dtype=np.float64,
+                       n_partitions=None):
     """Per-trial (missed clauses, collisions, parents until all covered or N+1, clause 0 covered)."""
+    from .montecarlo import check_n_partitions
     m = get_model(model)
     cfg = m.check_config(n_clauses, clause_size, alpha)
     n_par = check_int("n_parents", n_parents, minimum=1)
@@ -42,10 +47,13 @@ def simulate_reference(n_clauses, clause_size, alpha, n_parents, *, trials, seed
     model = m.name
     layout = check_choice("layout", layout, LAYOUTS)
     m.check_simulation(cfg)
+    g = check_n_partitions(n_partitions, n_par, model)
+    draw = n_par if g is None else g
+    deal = np.arange(n_par) % draw  # parent p -> its partition
     c, k, a, n, d = cfg.n_clauses, cfg.clause_size, cfg.alpha, cfg.n, cfg.d
     if model == "literal":
-        labels, pos = literal_stream(n, a, n_par, trials, seed, layout == "shuffled")
-        return _count_labels(labels, pos, c, k, a)
+        labels, pos = literal_stream(n, a, draw, trials, seed, layout == "shuffled")
+        return _count_labels(labels[:, deal], pos, c, k, a)
     outs = []
     for b, start in enumerate(range(0, trials, batch)):
         t = min(batch, trials - start)
@@ -66,10 +74,11 @@ def simulate_reference(n_clauses, clause_size, alpha, n_parents, *, trials, seed
             by_parent = held.reshape(t, n_par, a, c).any(axis=2)  # (t, N, C)
         else:
             if model == "partition":
-                keys = rng.random((t, n_par, n), dtype=key_dtype)
+                keys = rng.random((t, draw, n), dtype=key_dtype)
                 order = np.argsort(keys, axis=2)
-                labels = np.empty((t, n_par, n), dtype=np.int64)
+                labels = np.empty((t, draw, n), dtype=np.int64)
                 np.put_along_axis(labels, order, np.broadcast_to(np.arange(n) // d, order.shape), axis=2)
+                labels = labels[:, deal]
             else:
                 keys = rng.random((t, n_par, n // 4, 4), dtype=key_dtype)
                 order = np.argsort(keys, axis=3)

@@ -128,4 +128,14 @@ def _interval(kind, n, total, total_sq, aux, level):
             return max(lo, 0.0), hi, "t", mean
         lo, hi = garwood(int(round(total)), level)
         return lo / n, hi / n, "garwood", mean
+    if kind == "lumped_count":
+        # a grouped split's collisions X = sum_g m_g Y_g come in lumps of m_g in [m_lo, m_hi]:
+        # S = sum_g Y_g (the events) lies in [X/m_hi, X/m_lo] and E[X] = scale·E[S] (scale = N/G)
+        m_lo, m_hi, scale = aux
+        if n >= 100 and var > 0 and total / m_hi >= MIN_EVENTS:
+            lo, hi = t_interval(mean, var, n, level)
+            return max(lo, 0.0), hi, "t", mean
+        lo = garwood(int(math.floor(total / m_hi + 1e-9)), level)[0]
+        hi = garwood(int(math.ceil(total / m_lo - 1e-9)), level)[1]
+        return lo * scale / n, hi * scale / n, "garwood(lumps)", mean
     raise ValueError(f"unknown estimate kind {kind!r}")

@@ -8,6 +8,15 @@ the intervals behind the exit code are Bonferroni-corrected over every interval 
 a correct implementation raises a false alarm with probability at most ``--family-alpha``
 (default 0.001); the 99.9% intervals are printed too.
 
+With ``--n-partitions LIST`` (partition and literal models) every config is simulated as a
+grouped split with each G <= N of the list (issue 16): P(all covered) and P(clause covered)
+are checked against their closed forms at N = G, the mean collisions against the unchanged
+expectation; the collisions variance (sum_g m_g^2 · Var of one parent) is printed beside an
+asymptotic normal interval of the sample variance (fourth moment from the histogram), for
+information only: the sample variance of these skewed counts converges too slowly for its
+interval to carry the exit code (the variance formula is checked exactly, by enumeration,
+in tests/test_theory_grouped.py).
+
 Deterministic bound checks come with it: under the literal model (the paper's) the union
 bound 1 - C(1 - alpha^(1-k))^N and the paper's 1 - C·exp(-N·alpha^(1-k)) must not exceed the
 exact P(all covered) and the paper's sizing rule N >= alpha^(k-1)·ln(C/delta) must be
@@ -24,7 +33,7 @@ import time
 from dataclasses import dataclass
 from typing import Sequence
 
-from ._stats import LEVEL, Estimate
+from ._stats import LEVEL, MIN_EVENTS, Estimate
 from ._validate import LAYOUTS, check_int
 from .models import DEPRECATED_ALIASES, get_model, model_names
 from .montecarlo import MAX_TRIALS, SimulationResult, _check_threads, check_seed, simulate
@@ -95,6 +104,9 @@ def _parser():
     p.add_argument("--alphas", type=_int_list, default=None, metavar="LIST", help="alpha grid, e.g. 2,4")
     p.add_argument("--parents", type=_int_list, default=None, metavar="LIST",
                    help="n_parents grid, e.g. 4,8,16,32,64")
+    p.add_argument("--n-partitions", type=_int_list, default=None, metavar="LIST",
+                   help="grouped split: simulate each config with every G <= N of LIST partitions "
+                        "(partition and literal models), e.g. 1,2,4,8")
     p.add_argument("--family-alpha", type=float, default=1e-3,
                    help="family-wise false-alarm rate of the exit code (default 0.001)")
     p.add_argument("--json", default=None, metavar="FILE", help="write all results as JSON (and resume from it)")
@@ -118,6 +130,7 @@ class Row:
     paper_clause: float | None
     exact_coll: float | None
     paper_coll: float | None
+    exact_var: float | None = None
 
     def bound_violations(self) -> list:
         """Names of the lower bounds (union bound, paper) above the exact P(all covered)."""
@@ -143,10 +156,41 @@ class Row:
         return out
 
 
+class _VarianceEstimate:
+    """The sample variance of the collisions with its asymptotic normal interval (the
+    ``Estimate`` interface the checks use)."""
+
+    def __init__(self, result: SimulationResult):
+        self.result = result
+        self.value = result.collisions_variance
+        self.low, self.high = result.collisions_variance_interval(LEVEL)
+
+    def interval(self, level: float = LEVEL) -> tuple[float, float]:
+        return self.result.collisions_variance_interval(level)
+
+    def contains(self, x: float, level: float = LEVEL) -> bool:
+        lo, hi = self.interval(level)
+        slack = 1e-12 * max(abs(x), 1.0)
+        return lo - slack <= x <= hi + slack
+
+
 def _closed_forms_row(res: SimulationResult) -> Row:
     from . import closed_forms as cf
 
     c, k, a, n_par, model = res.n_clauses, res.clause_size, res.alpha, res.n_parents, res.model
+    g = res.n_partitions
+    if g is not None:  # grouped: coverage at N = G, collisions' mean unchanged, variance checked
+        return Row(
+            res,
+            cf.prob_all_covered(c, k, a, n_par, model=model, n_partitions=g),
+            cf.prob_all_covered(c, k, a, n_par, model=model, method="paper", n_partitions=g),
+            cf.prob_all_covered(c, k, a, n_par, model=model, method="union_bound", n_partitions=g),
+            cf.prob_clause_covered(c, k, a, n_par, model=model, n_partitions=g),
+            cf.prob_clause_covered(c, k, a, n_par, model=model, method="paper", n_partitions=g),
+            cf.expected_collisions(c, k, a, n_par, model=model, n_partitions=g),
+            cf.expected_collisions(c, k, a, n_par, model=model, method="paper", n_partitions=g),
+            cf.collisions_variance(c, k, a, n_par, model=model, n_partitions=g),
+        )
     if not get_model(model).has_all_covered:  # two_four: clause coverage and collisions only
         clause = cf.prob_clause_covered(c, k, a, n_par, model=model, layout=res.layout)
         coll = cf.expected_collisions(c, k, a, n_par, model=model, layout=res.layout)
@@ -192,7 +236,7 @@ def _sizing_checks(rows: list, delta: float) -> list:
     for row in rows:
         r = row.result
         key = (r.model, r.n_clauses, r.clause_size, r.alpha)
-        if row.exact_all is None or key in seen:
+        if row.exact_all is None or key in seen or r.n_partitions is not None:
             continue
         seen.add(key)
         out.append(SizingCheck(r.model, r.n_clauses, r.clause_size, r.alpha, delta,
@@ -208,6 +252,15 @@ def _grid(args) -> list[tuple]:
     alphas = args.alphas or base["alphas"]
     parents = args.parents or base["n_parents"]
     models = SIM_MODELS if args.model == "all" else (DEPRECATED_ALIASES.get(args.model, args.model),)
+    grouped = args.n_partitions
+    if grouped is not None:
+        from .montecarlo import GROUPED_MODELS
+
+        for g in grouped:
+            check_int("--n-partitions", g, minimum=1)
+        if args.model != "all" and models[0] not in GROUPED_MODELS:
+            raise ValueError(f"--n-partitions needs --model in {list(GROUPED_MODELS)} (or all), got {models[0]!r}")
+        models = tuple(m for m in models if m in GROUPED_MODELS)
     configs = []
     for model in models:
         m = get_model(model)
@@ -219,9 +272,13 @@ def _grid(args) -> list[tuple]:
                 m.check_simulation(cfg)
                 for n_par in parents:
                     check_int("n_parents", n_par, minimum=1)
-                    configs.append((model, c, args.clause_size, a, n_par))
+                    if grouped is None:
+                        configs.append((model, c, args.clause_size, a, n_par, None))
+                    else:
+                        configs += [(model, c, args.clause_size, a, n_par, g) for g in grouped if g <= n_par]
     if not configs:
-        raise ValueError("the grid is empty (two_four needs alpha 2: pass --alphas 2)")
+        raise ValueError("the grid is empty (two_four needs alpha 2: pass --alphas 2; --n-partitions "
+                         "needs some G <= a value of --parents)")
     return configs
 
 
@@ -256,7 +313,7 @@ def _load_previous(path: str, meta: dict) -> dict:
                 if "sha256" in row and row["sha256"] != _row_digest(sim):
                     raise ValueError("checksum mismatch")
                 key = (sim["model"], sim["layout"], sim["n_clauses"], sim["clause_size"], sim["alpha"],
-                       sim["n_parents"], sim["trials"], sim["seed"])
+                       sim["n_parents"], sim["trials"], sim["seed"], sim.get("n_partitions"))
                 out[key] = SimulationResult.from_dict(sim)
             except (ValueError, KeyError, TypeError):
                 bad += 1  # a damaged row is simulated again; the others are kept
@@ -291,7 +348,8 @@ def _row_dict(row: Row, level_family: float | None) -> dict:
     sim = row.result.to_dict()
     d = {"simulation": sim, "sha256": _row_digest(sim),
          "exact": {"p_all_covered": row.exact_all, "p_clause_covered": row.exact_clause,
-                   "mean_collisions": row.exact_coll},
+                   "mean_collisions": row.exact_coll,
+                   **({} if row.exact_var is None else {"collisions_variance": row.exact_var})},
          "paper": {"p_all_covered": row.paper_all, "p_clause_covered": row.paper_clause,
                    "mean_collisions": row.paper_coll},
          "union_bound": {"p_all_covered": row.union_all},
@@ -322,7 +380,7 @@ def _write_csv(path, rows, level_family):
 
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow(["model", "layout", "n_clauses", "clause_size", "alpha", "n_parents", "trials", "seed",
+    w.writerow(["model", "layout", "n_clauses", "clause_size", "alpha", "n_parents", "n_partitions", "trials", "seed",
                 "quantity", "exact", "paper", "simulated", "low_99.9", "high_99.9",
                 "low_family", "high_family", "inside_family"])
     for row in rows:
@@ -333,10 +391,16 @@ def _write_csv(path, rows, level_family):
                 ("mean_collisions", row.exact_coll, row.paper_coll, r.mean_collisions)):
             lo_f, hi_f = est.interval(level_family)
             inside = "" if exact is None else est.contains(exact, level_family)
-            w.writerow([r.model, r.layout, r.n_clauses, r.clause_size, r.alpha, r.n_parents, r.trials,
+            w.writerow([r.model, r.layout, r.n_clauses, r.clause_size, r.alpha, r.n_parents,
+                        "" if r.n_partitions is None else r.n_partitions, r.trials,
                         r.seed, name, "" if exact is None else repr(exact),
                         "" if paper is None else repr(paper), repr(est.value), repr(est.low),
                         repr(est.high), repr(lo_f), repr(hi_f), inside])
+        if row.exact_var is not None:  # grouped: information only (module docstring), no family check
+            est = _VarianceEstimate(r)
+            w.writerow([r.model, r.layout, r.n_clauses, r.clause_size, r.alpha, r.n_parents, r.n_partitions,
+                        r.trials, r.seed, "collisions_variance", repr(row.exact_var), "", repr(est.value),
+                        repr(est.low), repr(est.high), "", "", ""])
     _atomic_write(path, buf.getvalue())
 
 
@@ -379,14 +443,14 @@ def _main(argv: Sequence[str] | None) -> int:
         iterator = bar
     reused = 0
     stored = dict(previous)  # every simulation known so far, checkpointed after each config
-    for model, c, k, a, n_par in iterator:
-        key = (model, args.layout, c, k, a, n_par, trials, args.seed)
+    for model, c, k, a, n_par, g in iterator:
+        key = (model, args.layout, c, k, a, n_par, trials, args.seed, g)
         if key in previous:
             res = previous[key]
             reused += 1
         else:
             res = simulate(c, k, a, n_par, trials=trials, seed=args.seed, model=model,
-                           layout=args.layout, threads=args.threads)
+                           layout=args.layout, threads=args.threads, n_partitions=g)
             stored[key] = res
             if args.json:  # checkpoint: a killed run resumes from here
                 _atomic_write(args.json, json.dumps(
@@ -450,7 +514,7 @@ def _print_report(rows, args, trials, m, level_family, elapsed, reused) -> int:
               f"clause_size={args.clause_size} trials={trials} seed={args.seed}\n")
     out.write("exact = closed form; paper = the paper's approximation; sim = Monte Carlo "
               "[99.9% interval]; '*' = exact outside the 99.9% interval\n\n")
-    head = (f"{'model':<11} {'C':>3} {'a':>2} {'N':>3} | {'P(all) exact':>12} {'paper':>9} {'sim [99.9%]':<31}"
+    head = (f"{'model':<11} {'C':>3} {'a':>2} {'N':>3} {'G':>3} | {'P(all) exact':>12} {'paper':>9} {'sim [99.9%]':<31}"
             f"| {'P(cl) exact':>11} {'sim [99.9%]':<31}| {'E[coll] exact':>13} {'paper':>9} "
             f"{'sim [99.9%]':<31}| verdict")
     out.write(head + "\n" + "-" * len(head) + "\n")
@@ -471,12 +535,23 @@ def _print_report(rows, args, trials, m, level_family, elapsed, reused) -> int:
         failures += bad
         verdict = "FAIL" if bad else "ok"
         out.write(
-            f"{r.model:<11} {r.n_clauses:>3} {r.alpha:>2} {r.n_parents:>3} | {_fmt(row.exact_all, 12)} "
+            f"{r.model:<11} {r.n_clauses:>3} {r.alpha:>2} {r.n_parents:>3} "
+            f"{'-' if r.n_partitions is None else r.n_partitions:>3} | {_fmt(row.exact_all, 12)} "
             f"{_fmt(row.paper_all)} {_fmt_est(r.p_all_covered):<30}{star('p_all_covered')}"
             f"| {_fmt(row.exact_clause, 11)} {_fmt_est(r.p_clause_covered):<30}{star('p_clause_covered')}"
             f"| {_fmt(row.exact_coll, 13)} {_fmt(row.paper_coll)} {_fmt_est(r.mean_collisions):<30}"
             f"{star('mean_collisions')}| {verdict}\n")
     n_star = sum(1 for row in rows for name, exact, est in row.checks() if not est.contains(exact))
+    var_rows = [row for row in rows if row.exact_var is not None]
+    if var_rows:
+        out.write("\nCollisions variance (grouped split: sum_g m_g^2 · Var of one parent) vs the sample variance "
+                  "[asymptotic 99.9% interval]; information only, not in the exit code\n")
+        for row in var_rows:
+            r, est = row.result, _VarianceEstimate(row.result)
+            checked = r.trials - int(r.collisions_histogram[0]) >= MIN_EVENTS
+            mark = (" " if est.contains(row.exact_var) else "*") if checked else " (too few events)"
+            out.write(f"{r.model:<11} {r.n_clauses:>3} {r.alpha:>2} {r.n_parents:>3} {r.n_partitions:>3} | "
+                      f"exact {_fmt(row.exact_var, 11)} | sim {_fmt_est(est)}{mark}\n")
     out.write("\n")
     out.write(f"{len(rows)} configs ({reused} resumed from --json), {m} intervals checked in {elapsed:.1f} s.\n")
     out.write(f"Outside the 99.9% interval: {n_star} of {m} (about {m * (1 - LEVEL):.2f} expected by chance).\n")

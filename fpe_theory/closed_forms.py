@@ -23,6 +23,12 @@ q2 = d↓2k / n↓2k (two given clauses; paper alpha^-2k). ``method="exact"``: e
 ``"paper"``: the paper's approximations p ≈ alpha^-k and 1 - x <= e^-x (model-free: they
 equal the literal model's exact p, q2 and collision ratio).
 
+Grouped split (``n_partitions=G``, partition and literal models; ``fpe_theory._grouped``):
+parents of one group cover the same clauses, so the coverage functions take ``n_partitions``
+and equal their ungrouped values at N = G; ``expected_collisions`` is unchanged (validated
+only) and ``collisions_variance`` grows by sum_g m_g^2 / N; ``min_partitions_for_coverage``
+is the smallest G.
+
 Every function validates its input once (``ValueError`` naming the parameter and the rule,
 ``TypeError`` for wrong types), accepts ``n_parents`` as an int or a 1-d array (returning a
 float or an array), and with ``full_output=True`` returns ``(value, ExactInfo)`` saying which
@@ -42,7 +48,7 @@ from fractions import Fraction
 import mpmath
 import numpy as np
 
-from . import _exact, _min_parents
+from . import _exact, _grouped, _min_parents
 from ._logspace import inv_power_float, log_neg_log1m
 from ._validate import (
     COLLISION_METHODS,
@@ -65,6 +71,9 @@ __all__ = [
     "collision_ratio",
     "min_parents_for_coverage",
     "prob_child_covers",
+    "expected_covered_clauses",
+    "collisions_variance",
+    "min_partitions_for_coverage",
 ]
 
 # relative error bound of the log-space float closed forms (sums of <= 2k correctly rounded
@@ -171,6 +180,13 @@ def _float_closed_form(value, requested, scalar, reason="log-space float closed 
 
 
 # ----------------------------------------------------------------------------- public API
+def _units_of_coverage(n_parents, n_partitions, model_name: str) -> tuple[tuple, bool]:
+    """The parent counts that coverage depends on: N, or G for a grouped split."""
+    parents, scalar = check_n_parents(n_parents)
+    gs, parents, scalar = _grouped.check_partitions(n_partitions, parents, scalar, model_name)
+    return (parents if n_partitions is None else gs), scalar
+
+
 def _model_and_config(model, n_clauses, clause_size, alpha, capability=None, what=""):
     """Resolve the model first: it decides the size rules (literal: no balance rule)."""
     if capability is not None and model == "two_four":
@@ -200,7 +216,7 @@ def prob_child_covers(n_clauses, clause_size, alpha, *, clauses: int = 1, method
 
 def prob_clause_covered(n_clauses, clause_size, alpha, n_parents, *, model: str = "partition",
                         method: str = "exact", layout: str = "contiguous", complement: bool = False,
-                        log: bool = False, full_output: bool = False):
+                        log: bool = False, full_output: bool = False, n_partitions=None):
     """P(a given clause is covered by at least one unit).
 
     exact / union_bound (a union bound over one clause is exact): 1 - (1 - p_u)^U, i.e.
@@ -210,14 +226,15 @@ def prob_clause_covered(n_clauses, clause_size, alpha, n_parents, *, model: str 
     (clauses differ; the value is the mean over clauses, i.e. the expected covered fraction)
     and ``"shuffled"`` (literal positions uniformly permuted, the same for all parents); the
     other models do not depend on the layout. ``complement=True``: P(clause missed);
-    ``log=True``: natural log.
+    ``log=True``: natural log. ``n_partitions=G`` (grouped split; partition, literal): the
+    value at N = G (a group's parents cover the same clauses), e.g. 1 - (1 - alpha·p)^G.
     """
     m, cfg = _model_and_config(model, n_clauses, clause_size, alpha)
     method = check_choice("method", method, PROB_METHODS)
     layout = check_choice("layout", layout, LAYOUTS)
     complement, log, full_output = (check_bool("complement", complement), check_bool("log", log),
                                     check_bool("full_output", full_output))
-    parents, scalar = check_n_parents(n_parents)
+    parents, scalar = _units_of_coverage(n_parents, n_partitions, m.name)
     special = None if method == "paper" else m.clause_covered_exact(cfg, parents, layout, complement)
     if special is None and not m.has_child_cover:
         raise ValueError(f"method must be 'exact' for model={m.name!r}, got {method!r}")
@@ -248,7 +265,7 @@ def prob_clause_covered(n_clauses, clause_size, alpha, n_parents, *, model: str 
 
 def prob_all_covered(n_clauses, clause_size, alpha, n_parents, *, model: str = "partition",
                      method: str = "exact", complement: bool = False, log: bool = False,
-                     full_output: bool = False):
+                     full_output: bool = False, n_partitions=None):
     """P(every clause is covered by at least one unit).
 
     exact: literal (1 - (1 - alpha^(1-k))^N)^C (clauses independent); subset and partition
@@ -256,13 +273,14 @@ def prob_all_covered(n_clauses, clause_size, alpha, n_parents, *, model: str = "
     (``full_output`` says which; see fpe_theory._exact). union_bound: 1 - C·(1 - p_u)^U,
     clipped at 0 (a lower bound); paper: 1 - C·exp(-N·alpha^(1-k)), clipped at 0 (a lower
     bound under the literal model). ``complement=True`` returns P(some clause missed)
-    without cancellation.
+    without cancellation. ``n_partitions=G`` (grouped split; partition, literal): the value at
+    N = G, e.g. literal (1 - (1 - alpha^(1-k))^G)^C.
     """
     m, cfg = _model_and_config(model, n_clauses, clause_size, alpha, "has_all_covered", "prob_all_covered")
     method = check_choice("method", method, PROB_METHODS)
     complement, log, full_output = (check_bool("complement", complement), check_bool("log", log),
                                     check_bool("full_output", full_output))
-    parents, scalar = check_n_parents(n_parents)
+    parents, scalar = _units_of_coverage(n_parents, n_partitions, m.name)
     if method in ("union_bound", "paper"):
         if method == "paper":
             log_a = np.log(_units(parents, 1)) + (1 - cfg.clause_size) * math.log(cfg.alpha)
@@ -344,19 +362,22 @@ def _collapse(xs):
 
 def expected_collisions(n_clauses, clause_size, alpha, n_parents, *, method: str = "exact",
                         model: str = "partition", layout: str = "contiguous", log: bool = False,
-                        full_output: bool = False):
+                        full_output: bool = False, n_partitions=None):
     """Expected number of (unit, unordered clause pair) collisions after the split.
 
     exact: alpha·N·C(C,2)·q2 (by linearity over the alpha children of each parent) with
     q2 = d↓2k / n↓2k (subset and partition alike) or alpha^(-2k) (literal);
     paper: alpha·N·C(C,2)·alpha^(-2k). ``model="two_four"`` is exact for both layouts (sum
-    over clause pairs of the groups-of-4 occupancy product).
+    over clause pairs of the groups-of-4 occupancy product). ``n_partitions`` (grouped split)
+    leaves the expectation unchanged (each parent is marginally an ungrouped one); it is
+    validated and broadcast with ``n_parents``; see ``collisions_variance`` for what changes.
     """
     m, cfg = _model_and_config(model, n_clauses, clause_size, alpha)
     method = check_choice("method", method, COLLISION_METHODS)
     layout = check_choice("layout", layout, LAYOUTS)
     log, full_output = check_bool("log", log), check_bool("full_output", full_output)
     parents, scalar = check_n_parents(n_parents)
+    _, parents, scalar = _grouped.check_partitions(n_partitions, parents, scalar, m.name)
     c = cfg.n_clauses
     per_parent = m.collisions_per_parent(cfg, layout)  # Fraction, or None: alpha·C(C,2)·q2
     if per_parent is not None:
@@ -452,3 +473,49 @@ def min_parents_for_coverage(n_clauses, clause_size, alpha, delta, *, model: str
     hi, used, reason = _min_parents.exact_min_parents(cfg, m, delta)
     info = ExactInfo("exact", used[0] if len(used) == 1 else tuple(used), reason, hi, hi)
     return (hi, info) if full_output else hi
+
+
+def expected_covered_clauses(n_clauses, clause_size, alpha, n_parents, *, model: str = "partition",
+                             method: str = "exact", layout: str = "contiguous", n_partitions=None):
+    """Expected number of covered clauses: C·P(a clause covered) (linearity; for two_four the
+    mean over clauses). ``n_partitions=G``: the value at N = G."""
+    p = prob_clause_covered(n_clauses, clause_size, alpha, n_parents, model=model, method=method, layout=layout,
+                            n_partitions=n_partitions)
+    c = check_int("n_clauses", n_clauses, minimum=1)
+    return c * p if np.ndim(p) else float(c * p)
+
+
+def collisions_variance(n_clauses, clause_size, alpha, n_parents, *, model: str = "partition", n_partitions=None):
+    """Variance of the number of collisions (unit, unordered clause pair), exact (partition
+    and literal models).
+
+    Ungrouped: N·Var(Y) (parents independent); grouped (``n_partitions=G``):
+    (sum_g m_g^2)·Var(Y), group sizes m_g of the even deal (r groups of q + 1, G - r of q,
+    N = qG + r), with Var(Y) one parent's variance (``fpe_theory._grouped`` gives E[Y^2]).
+    Exact rationals, returned as floats (an array when ``n_parents``/``n_partitions`` is one).
+    """
+    m, cfg = _model_and_config(model, n_clauses, clause_size, alpha)
+    if m.name not in _grouped.GROUPED_MODELS:
+        raise ValueError(f"model must be one of {list(_grouped.GROUPED_MODELS)} for collisions_variance, "
+                         f"got {m.name!r}")
+    parents, scalar = check_n_parents(n_parents)
+    gs, parents, scalar = _grouped.check_partitions(n_partitions, parents, scalar, m.name)
+    _, var = _grouped.parent_collision_moments(m, cfg)
+    vals = [float(var * (n if g is None else _grouped.sum_squared_group_sizes(n, g))) for n, g in zip(parents, gs)]
+    return _shape(vals, scalar)
+
+
+def min_partitions_for_coverage(n_clauses, clause_size, alpha, delta, *, model: str = "partition",
+                                method: str = "exact", full_output: bool = False):
+    """Smallest number of partitions G with P(some clause missed) <= delta for a grouped split.
+
+    Coverage of a grouped layer is that of G parents, so this is ``min_parents_for_coverage``
+    (same model, method and certificates) read as a count of partitions: any layer with
+    N >= G parents split with ``n_partitions=G`` meets it. Partition and literal models.
+    """
+    m = get_model(model, capability="has_all_covered")
+    if m.name not in _grouped.GROUPED_MODELS:
+        raise ValueError(f"model must be one of {list(_grouped.GROUPED_MODELS)} for min_partitions_for_coverage, "
+                         f"got {m.name!r}")
+    return min_parents_for_coverage(n_clauses, clause_size, alpha, delta, model=m.name, method=method,
+                                    full_output=full_output)

@@ -9,6 +9,7 @@ with a 99.9% interval (``_stats``). The bound-checking CLI is ``fpe_theory.bound
 
 from __future__ import annotations
 
+import math
 import sys
 from dataclasses import dataclass, field
 
@@ -35,7 +36,9 @@ class SimulationResult:
     ``missed_histogram[m]`` trials with m clauses missed; ``first_cover_histogram[j]``
     trials whose clauses were all covered after exactly j parents (j = n_parents + 1: never),
     which gives P(all covered) for every smaller number of parents too (``p_all_covered_at``);
-    ``collisions_histogram[v]`` trials with v collisions.
+    ``collisions_histogram[v]`` trials with v collisions. ``n_partitions``: G of a grouped
+    split (parent p uses partition p % G), None for the classic split; ``config()`` and
+    ``to_dict()`` name it only when set.
     """
 
     n_clauses: int
@@ -53,6 +56,31 @@ class SimulationResult:
     first_cover_histogram: np.ndarray = field(repr=False)
     collisions_histogram: np.ndarray = field(repr=False)
     clause0_covered: int = 0
+    n_partitions: int | None = None
+
+    @property
+    def collisions_variance(self) -> float:
+        """Sample variance (divisor trials - 1) of the collisions per trial, from the histogram."""
+        v = np.arange(self.collisions_histogram.size, dtype=np.float64)
+        h = self.collisions_histogram.astype(np.float64)
+        t = float(h.sum())
+        mean = float(np.dot(v, h)) / t
+        return float(np.dot((v - mean) ** 2, h)) / max(t - 1.0, 1.0)
+
+    def collisions_variance_interval(self, level: float = LEVEL) -> tuple[float, float]:
+        """Asymptotic (normal) interval for the collisions variance at ``level``: sample
+        variance +- z·sqrt((m4 - s^4) / trials), m4 the sample fourth central moment."""
+        from statistics import NormalDist
+
+        v = np.arange(self.collisions_histogram.size, dtype=np.float64)
+        h = self.collisions_histogram.astype(np.float64)
+        t = float(h.sum())
+        mean = float(np.dot(v, h)) / t
+        s2 = self.collisions_variance
+        m4 = float(np.dot((v - mean) ** 4, h)) / t
+        z = NormalDist().inv_cdf(0.5 + level / 2)
+        half = z * math.sqrt(max(m4 - s2 * s2, 0.0) / t)
+        return s2 - half, s2 + half
 
     def p_all_covered_at(self, n_parents: int, level: float = LEVEL) -> Estimate:
         """P(all covered) with the first ``n_parents`` parents of each trial (<= n_parents)."""
@@ -70,9 +98,12 @@ class SimulationResult:
                 "low": np.array([e.low for e in ests]), "high": np.array([e.high for e in ests])}
 
     def config(self) -> dict:
-        return {"n_clauses": self.n_clauses, "clause_size": self.clause_size, "alpha": self.alpha,
-                "n_parents": self.n_parents, "model": self.model, "layout": self.layout,
-                "trials": self.trials, "seed": self.seed}
+        d = {"n_clauses": self.n_clauses, "clause_size": self.clause_size, "alpha": self.alpha,
+             "n_parents": self.n_parents, "model": self.model, "layout": self.layout,
+             "trials": self.trials, "seed": self.seed}
+        if self.n_partitions is not None:
+            d["n_partitions"] = self.n_partitions
+        return d
 
     def to_dict(self) -> dict:
         """JSON-ready dict (histograms as lists); ``from_dict`` inverts it."""
@@ -120,8 +151,9 @@ class SimulationResult:
         c0 = check_int("clause0_covered", d["clause0_covered"], minimum=0)
         if c0 > trials:
             raise ValueError(f"clause0_covered must be <= trials = {trials}, got {c0}")
+        n_part = check_n_partitions(d.get("n_partitions"), n_par, model)
         return _result_from_histograms(cfg.n_clauses, cfg.clause_size, cfg.alpha, n_par, model, layout,
-                                       trials, seed, missed, first, coll, c0)
+                                       trials, seed, missed, first, coll, c0, n_part)
 
 
 def _exchangeable(model: str, layout: str) -> bool:
@@ -130,8 +162,16 @@ def _exchangeable(model: str, layout: str) -> bool:
     return not (get_model(model).layout_dependent and layout == "contiguous")
 
 
+def _collisions_estimate(trials, total, total_sq, n_par, n_partitions) -> Estimate:
+    if n_partitions is None or n_partitions == n_par:
+        return make_estimate("count", trials, float(total), float(total_sq), ())
+    q, r = divmod(n_par, n_partitions)  # group sizes q (and q + 1 when r > 0)
+    return make_estimate("lumped_count", trials, float(total), float(total_sq),
+                         (q, q + (r > 0), n_par / n_partitions))
+
+
 def _result_from_histograms(c, k, a, n_par, model, layout, trials, seed, missed_h, first_h,
-                            coll_h, c0) -> SimulationResult:
+                            coll_h, c0, n_partitions=None) -> SimulationResult:
     trials = int(trials)
     m = np.arange(missed_h.size)
     frac = (c - m) / c
@@ -147,8 +187,8 @@ def _result_from_histograms(c, k, a, n_par, model, layout, trials, seed, missed_
         c, k, a, n_par, model, layout, trials, int(seed),
         make_estimate("proportion", trials, all_hits, all_hits, ()),
         make_estimate("fraction", trials, frac_total, frac_sq, aux),
-        make_estimate("count", trials, float(coll_total), float(coll_sq), ()),
-        missed_h, first_h, coll_h, int(c0),
+        _collisions_estimate(trials, coll_total, coll_sq, n_par, n_partitions),
+        missed_h, first_h, coll_h, int(c0), n_partitions,
     )
 
 
@@ -164,6 +204,23 @@ def _check_threads(threads):
     return t
 
 
+#: models with a grouped split (``n_partitions``): a unit is a parent holding one partition
+GROUPED_MODELS = ("partition", "literal")
+
+
+def check_n_partitions(n_partitions, n_parents: int, model: str) -> int | None:
+    """``n_partitions`` checked: None, or an int in [1, n_parents] for a model in GROUPED_MODELS."""
+    if n_partitions is None:
+        return None
+    g = check_int("n_partitions", n_partitions, minimum=1)
+    if g > n_parents:
+        raise ValueError(f"n_partitions must be <= n_parents = {n_parents}, got {g}")
+    if model not in GROUPED_MODELS:
+        raise ValueError(f"n_partitions needs model in {list(GROUPED_MODELS)} (a grouped split shares a "
+                         f"partition of the inputs), got model={model!r}")
+    return g
+
+
 def check_seed(seed) -> int:
     s = check_int("seed", seed, minimum=0)
     if s >= MAX_SEED:
@@ -172,7 +229,8 @@ def check_seed(seed) -> int:
 
 
 def simulate(n_clauses, clause_size, alpha, n_parents, *, trials, seed=0, model="partition",
-             layout="contiguous", threads=None, progress: bool = False) -> SimulationResult:
+             layout="contiguous", threads=None, progress: bool = False,
+             n_partitions=None) -> SimulationResult:
     """Monte Carlo of the random split: sample every parent's masks ``trials`` times.
 
     Models ``"partition"`` (uniform balanced split of each parent), ``"literal"`` (each
@@ -182,6 +240,9 @@ def simulate(n_clauses, clause_size, alpha, n_parents, *, trials, seed=0, model=
     ``"contiguous"`` or ``"shuffled"`` (literal positions uniformly permuted once per trial;
     only two_four depends on it). Same ``seed`` -> identical result for any ``threads``
     (None: numba's current setting; the global setting is restored afterwards).
+    ``n_partitions=G`` (partition and literal models, 1 <= G <= n_parents): the grouped split,
+    parent p using partition p % G (so coverage is that of G parents and each partition's
+    collisions count once per parent holding it); None: the classic split, the same stream.
     """
     m = get_model(model)
     cfg = m.check_config(n_clauses, clause_size, alpha)
@@ -193,6 +254,7 @@ def simulate(n_clauses, clause_size, alpha, n_parents, *, trials, seed=0, model=
     model = m.name
     layout = check_choice("layout", layout, LAYOUTS)
     threads = _check_threads(threads)
+    n_part = check_n_partitions(n_partitions, n_par, model)
     m.check_simulation(cfg)
     if n_par * cfg.n > 2**31 - 1:
         raise ValueError(f"n_parents * n must be < 2**31 for simulation, got {n_par * cfg.n}")
@@ -226,7 +288,8 @@ def simulate(n_clauses, clause_size, alpha, n_parents, *, trials, seed=0, model=
             of = np.empty(t, dtype=np.int32)
             o0 = np.empty(t, dtype=np.int8)
             K.simulate_batch(c, cfg.clause_size, cfg.alpha, n_par, m.sim_code, shuffled,
-                             words, np.uint64(seed), start // K.CHUNK, t, labs, om, oc, of, o0)
+                             words, np.uint64(seed), start // K.CHUNK, t, labs, om, oc, of, o0,
+                             0 if n_part is None else n_part)
             missed_h += np.bincount(om, minlength=c + 1)
             first_h += np.bincount(of, minlength=n_par + 2)
             hc = np.bincount(oc)
@@ -244,17 +307,18 @@ def simulate(n_clauses, clause_size, alpha, n_parents, *, trials, seed=0, model=
         if bar is not None:
             bar.close()
     return _result_from_histograms(c, cfg.clause_size, cfg.alpha, n_par, model, layout, trials,
-                                   seed, missed_h, first_h, coll_h, c0)
+                                   seed, missed_h, first_h, coll_h, c0, n_part)
 
 
 def sample_masks(n_clauses, clause_size, alpha, n_parents, *, seed=0, trial=0,
-                 model="partition", layout="contiguous"):
+                 model="partition", layout="contiguous", n_partitions=None):
     """The masks ``simulate`` draws in trial ``trial`` (same seed, same stream).
 
     Returns ``(masks, positions)``: ``masks`` is a bool array (n_parents, units, n) with
     ``units = alpha`` (children, or the subset model's units of a parent; literal children
     may be empty or hold any number of inputs); ``positions[l]`` is the
     input that literal l (clause l // clause_size) sits at (identity for contiguous).
+    ``n_partitions``: as for ``simulate`` (parent p repeats parent p % G's masks).
     """
     from . import _kernels as K
 
@@ -264,12 +328,13 @@ def sample_masks(n_clauses, clause_size, alpha, n_parents, *, seed=0, trial=0,
     seed = check_seed(seed)
     trial = check_int("trial", trial, minimum=0)
     layout = check_choice("layout", layout, LAYOUTS)
+    n_part = check_n_partitions(n_partitions, n_par, m.name)
     m.check_simulation(cfg)
     lab = np.empty(K.padded(cfg.n), dtype=K.label_dtype(cfg.alpha))
     shuffled = layout == "shuffled"
     rec, pos, _, _, _ = K.trace_trial(cfg.n_clauses, cfg.clause_size, cfg.alpha, n_par, m.sim_code, shuffled,
                                       K.use_words(cfg.clause_size, shuffled, cfg.alpha), np.uint64(seed), trial,
-                                      lab)
+                                      lab, 0 if n_part is None else n_part)
     return rec.astype(bool), pos.astype(np.int64)
 
 

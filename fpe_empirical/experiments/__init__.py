@@ -8,9 +8,10 @@
   ``embedding`` (``EmbeddingExperiment``, Sections 3.3-3.5, A.7), ``coverage``
   (``CoverageExperiment``: clause coverage of networks as built vs fpe_theory),
   ``theory_sim`` (``TheorySimulation``: Monte Carlo of the split), ``sensitivity``
-  (``SensitivityRun``: the DNF defaults sweep).
+  (``SensitivityRun``: the DNF defaults sweep), ``grouped`` (``dnf-grouped`` and
+  ``embedding-grouped``: grouped FPE, issue 16).
 
 Importing this package registers the built-in kinds (in this order).
 """
 
-from . import dnf, embedding, coverage, theory_sim, sensitivity  # noqa: F401  (register the built-in kinds)
+from . import dnf, embedding, coverage, theory_sim, sensitivity, grouped  # noqa: F401  (register the built-in kinds)

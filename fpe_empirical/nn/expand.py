@@ -17,13 +17,14 @@
    Biases and LayerNorm parameters are counted but never pruned. Ties in magnitude are
    broken by position: lower layer index first, then row-major index inside the layer
    (a stable sort), so the result is a deterministic function of ``(model, alpha, strategy,
-   groups, seed, layers)``. The count is asserted.
+   groups, seed, layers, n_partitions)``. The count is asserted.
 
 In every touched layer the new mask equals the support of the new effective weight, so the
 number of trainable weight entries equals the non-zero count and cannot grow in training.
 
 Strategies (``strategy``) come from the registry in ``fpe_empirical.nn.strategies``: one
-function per file, registered by name (``"random"``, ``"clause"`` with ``groups``,
+function per file, registered by name (``"random"``, optionally grouped by ``n_partitions``,
+``"clause"`` with ``groups``,
 ``"gram"`` with optional ``n_clusters``, ``"two_four"``; each file documents its rule).
 
 Layers (``layers``): ``"first"`` splits hidden layer 1 only (the paper's shallow case);
@@ -49,6 +50,7 @@ from fpe_common.checks import check_choice, check_int
 from .models import MLP, MaskedLinear, count_nonzero
 from .strategies import STRATEGIES as _REGISTRY, LayerSplit, SplitStrategy, get_strategy
 from .strategies.gram import gram_groups, silhouette
+from .strategies.random import GroupedPartition
 
 __all__ = [
     "fpe_expand",
@@ -117,6 +119,8 @@ def split_layer(model: MLP, i: int, alpha: int, strategy: str | SplitStrategy, r
     layer = LayerSplit(W, n_in, alpha, rng, {k: given.get(k) for k in spec.options})
     mask = torch.from_numpy(spec.child_masks(layer, (W != 0).cpu().numpy())).to(W.device)
     new = _new_masked_linear(n_in, N * alpha, old)
+    if isinstance(layer.state, GroupedPartition):  # n_partitions: keep the shared partitions (to_sparse reads them)
+        new.partition = (torch.from_numpy(layer.state.group_of_parent), torch.from_numpy(layer.state.input_part))
     new.weight.copy_(W.repeat_interleave(alpha, dim=0) * mask)
     new.mask.copy_(mask)
     if old.bias is not None:
@@ -223,12 +227,14 @@ def _resolve(model, alpha, strategy, layers, seed, given: dict) -> tuple[SplitSt
 
 
 def split_masks(model: MLP, alpha: int, *, strategy: str = "random", groups: Sequence[Sequence[int]] | None = None,
-                seed: int = 0, n_clusters: int | None = None) -> np.ndarray:
+                seed: int = 0, n_clusters: int | None = None, n_partitions: int | None = None) -> np.ndarray:
     """Bool ``(N * alpha, in_features)``: hidden layer 1's child masks as ``fpe_expand(model,
-    alpha, strategy=..., seed=seed)`` draws them, *before* re-sparsification (same checks,
-    same generator, same draw order); ``fpe_expand``'s pruned masks are subsets of these."""
+    alpha, strategy=..., seed=seed, n_partitions=...)`` draws them, *before* re-sparsification
+    (same checks, same generator, same draw order); ``fpe_expand``'s pruned masks are subsets
+    of these (grouped: parents of one group hold identical child supports)."""
     spec, _, alpha, seed, options = _resolve(model, alpha, strategy, "first", seed,
-                                             {"groups": groups, "n_clusters": n_clusters})
+                                             {"groups": groups, "n_clusters": n_clusters,
+                                              "n_partitions": n_partitions})
     with torch.no_grad():
         W = model.layers[0].masked_weight()
     layer = LayerSplit(W, W.shape[1], alpha, np.random.default_rng(seed), options)
@@ -244,6 +250,7 @@ def fpe_expand(
     seed: int = 0,
     layers: str = "first",
     n_clusters: int | None = None,
+    n_partitions: int | None = None,
 ) -> MLP:
     """Fixed Parameter Expansion: a new, wider, sparser MLP with ``count_nonzero`` unchanged.
 
@@ -254,10 +261,16 @@ def fpe_expand(
     ``groups``, ``"gram"``, ``"two_four"``); the next layer gets a copy of the parent's column
     per child; then the smallest-magnitude weights of the touched layers are pruned until
     ``count_nonzero(new) == count_nonzero(model)``. ``n_clusters`` fixes the cluster count of
-    ``"gram"`` (default: best silhouette). See the module docstring for every rule.
+    ``"gram"`` (default: best silhouette). ``n_partitions=G`` (``"random"`` only; 1 <= G <=
+    parents of each split layer) makes the split *grouped*: parents dealt (seeded, sizes
+    differ by <= 1) into G groups, each group sharing one uniform balanced partition of the
+    layer's inputs, child ``a`` of each parent taking part ``a``; the partition is stored on
+    the split layer (``MaskedLinear.partition``). ``None`` (default): the classic split,
+    bit-identical to before. See the module docstring for every rule.
     """
     spec, split, alpha, seed, options = _resolve(model, alpha, strategy, layers, seed,
-                                                 {"groups": groups, "n_clusters": n_clusters})
+                                                 {"groups": groups, "n_clusters": n_clusters,
+                                                  "n_partitions": n_partitions})
     target = count_nonzero(model)
     rng = np.random.default_rng(seed)
     new = copy.deepcopy(model)

@@ -34,7 +34,14 @@ class MaskedLinear(nn.Module):
     mask:   (out_features, in_features) bool buffer; False entries are structurally zero.
     parent_index: (out_features,) int64 buffer; unit j of a split layer descends from
         unit ``parent_index[j]`` of the layer it was split from (``arange`` when unsplit).
+    partition: None, or ``(group_of_parent (N,), input_part (G, in_features))`` int64 tensors
+        for a grouped split layer (``fpe_expand(..., n_partitions=G)``): unit j may use exactly
+        the inputs i with ``input_part[group_of_parent[parent_index[j]], i] == j % alpha``.
+        Kept by ``deepcopy``/pickling and, only when set, in ``state_dict`` (keys
+        ``partition_groups`` / ``partition_parts``), so older state dicts load unchanged.
     """
+
+    _PARTITION_KEYS = ("partition_groups", "partition_parts")
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True) -> None:
         super().__init__()
@@ -45,7 +52,27 @@ class MaskedLinear(nn.Module):
         self.bias = nn.Parameter(torch.empty(out_features)) if bias else None
         self.register_buffer("mask", torch.ones(out_features, in_features, dtype=torch.bool))
         self.register_buffer("parent_index", torch.arange(out_features, dtype=torch.long))
+        self.partition: tuple[torch.Tensor, torch.Tensor] | None = None
         self.reset_parameters()
+
+    def _save_to_state_dict(self, destination, prefix, keep_vars):
+        super()._save_to_state_dict(destination, prefix, keep_vars)
+        if self.partition is not None:
+            for key, value in zip(self._PARTITION_KEYS, self.partition):
+                destination[prefix + key] = value
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                              error_msgs):
+        # optional entries: present only for grouped layers (popped so strict loading accepts them)
+        found = [state_dict.pop(prefix + key, None) for key in self._PARTITION_KEYS]
+        if all(v is not None for v in found):
+            self.partition = tuple(v.detach().to(torch.long).cpu().clone() for v in found)
+        elif any(v is not None for v in found):
+            error_msgs.append(f"{prefix}: partition_groups and partition_parts must be given together")
+        else:
+            self.partition = None
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                                      error_msgs)
 
     def reset_parameters(self) -> None:
         """PyTorch's ``nn.Linear`` initialisation (Kaiming-uniform weights, uniform bias)."""

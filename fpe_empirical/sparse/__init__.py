@@ -1,6 +1,8 @@
 """Compact sparse inference for (FPE-expanded) MLPs: ``to_sparse(model) -> SparseMLP``.
 
-- ``layers``: the stored form of a layer (``SparseLayer``: ELL, CSR or dense);
+- ``layers``: the stored form of a layer (``SparseLayer``: ELL, CSR, dense, or grouped FPE
+  blocks, ``grouped``: recognised from the partition ``fpe_expand(..., n_partitions=G)``
+  stores, run as dense slices over shared input rows or as torch GEMMs);
 - ``cpu``: ``to_sparse`` and ``SparseMLP``, run by the Numba ``kernels`` (layout transforms
   in ``blocked``);
 - ``io``: the file format (safetensors + a JSON header; ``SparseMLP.save`` / ``.load``);

@@ -24,6 +24,13 @@ well-blocked dense GEMM; an FPE network at batch 256 then takes ~1.0-1.6x the la
 its dense parent (same non-zeros) where the masked wide network takes ~alpha times. At
 batch 1 the gather (3 loads per non-zero) is ~3x slower per non-zero than a dense GEMV.
 
+Grouped FPE layers (``fpe_expand(..., n_partitions=G)``, recognised from their stored
+partition) are kept as dense blocks (``grouped``): by default packed as dense 4-row slices
+whose rows share the block's input rows (one gather per input row, reused by the 4 rows: the
+dense kernel's arithmetic intensity; batches <= 3 permute the input once per block, then
+dense dots); with ``grouped_runtime="torch"`` they run as torch batched GEMMs, the network
+segment by segment.
+
 Files: ``SparseMLP.save`` / ``SparseMLP.load`` (``io``); GPU: ``SparseMLP.to_torch`` (``cuda``).
 """
 
@@ -44,12 +51,17 @@ from ..nn.models import MLP
 from . import kernels as _K
 from .blocked import from_blocked, to_blocked
 from .cuda import TorchSparseMLP
+from .grouped import GroupedRuntime, grouped_arrays
 from .io import read_sparse, write_sparse
-from .layers import ELL_MAX_PADDING, LAYOUTS, SparseLayer, as_float_dtype, layer_from_weight  # noqa: F401
+from .layers import ELL_MAX_PADDING, LAYOUTS, SparseLayer, as_float_dtype, index_dtype, layer_from_weight  # noqa: F401
 from .packing import pack_all
 
 __all__ = ["to_sparse", "SparseMLP"]
 
+#: how SparseMLP runs grouped layers (``grouped_runtime=``): "numba" (default: the kernels'
+#: dense slices over gathered input rows) or "torch" (``sparse.grouped.GroupedRuntime``:
+#: batched GEMMs by torch/BLAS, with the layer after it)
+GROUPED_RUNTIMES = ("numba", "torch")
 # batches below this use the per-sample gather kernels, larger ones the tiled kernels
 _ROWS_MAX_BATCH = 3
 # relative cost per (padded) sample column of the tile widths, measured (benchmarks/bench_sparse.py)
@@ -130,12 +142,15 @@ class SparseMLP:
     ``layers``: list of ``SparseLayer``; ``norms``: one ``(gamma, beta, eps)`` or None per
     hidden layer (LayerNorm before the ReLU). ``threads``: how many threads a forward pass
     may use (default 1; keep numba/our threads + torch threads <= physical cores).
+    ``grouped_runtime``: how grouped FPE layers run, ``"numba"`` (default: one input gather
+    per block, dense 4-row slices in the kernels) or ``"torch"`` (batched GEMMs, BLAS).
     Calling it on ``x`` of shape ``(batch, in)`` or ``(in,)`` (torch tensor on the CPU, or
     anything NumPy turns into a real array) returns logits of shape ``(batch, out)`` /
     ``(out,)``, a torch tensor for a tensor input, else a NumPy array.
     """
 
-    def __init__(self, layers: Sequence[SparseLayer], norms: Sequence | None = None, *, threads: int = 1):
+    def __init__(self, layers: Sequence[SparseLayer], norms: Sequence | None = None, *, threads: int = 1,
+                 grouped_runtime: str = "numba"):
         layers = list(layers)
         if not layers:
             raise ValueError("layers must hold at least one SparseLayer")
@@ -165,9 +180,17 @@ class SparseMLP:
                 norms[i] = (np.ascontiguousarray(gamma, dtype=dtype), np.ascontiguousarray(beta, dtype=dtype), eps)
         self.layers = layers
         self.norms = norms
+        self._segments = None
         self.threads = threads
         self.dtype = dtype
-        self._packed, self._packed_norms = pack_all(layers, norms)
+        if not isinstance(grouped_runtime, str) or grouped_runtime not in GROUPED_RUNTIMES:
+            raise ValueError(f"grouped_runtime must be one of {list(GROUPED_RUNTIMES)}, got {grouped_runtime!r}")
+        self.grouped_runtime = grouped_runtime
+        if grouped_runtime == "torch" and any(layer.kind == "grouped" for layer in layers):
+            self._segments = _segments(layers, norms, self.threads)
+            self._packed = self._packed_norms = None
+        else:
+            self._packed, self._packed_norms = pack_all(layers, norms)
         self._local = threading.local()  # per-thread activation buffers, reused across calls
 
     def _buffer(self, key, shape: tuple[int, ...]) -> np.ndarray:
@@ -190,6 +213,9 @@ class SparseMLP:
     @threads.setter
     def threads(self, value) -> None:
         self._threads = check_int("threads", value, 1)
+        for run, _ in self._segments or ():
+            if isinstance(run, SparseMLP):
+                run.threads = self._threads
 
     # ---- description
     @property
@@ -269,9 +295,26 @@ class SparseMLP:
         B = X.shape[0]
         if B == 0:
             return np.zeros((0, self.out_features), dtype=self.dtype)
+        if self._segments is not None:
+            return self._forward_segments(X)
         if B <= _ROWS_MAX_BATCH:
             return self._forward_rows(X)
         return self._forward_tiled(X)
+
+    def _forward_segments(self, X: np.ndarray) -> np.ndarray:
+        h = X
+        last = len(self.layers) - 1
+        for run, end in self._segments:
+            h = run(h) if isinstance(run, GroupedRuntime) else run._forward_array(h)
+            if end < last:  # the run's last layer is hidden: its LayerNorm and ReLU
+                norm = self.norms[end]
+                if norm is not None:
+                    gamma, beta, eps = norm
+                    mean = h.mean(axis=1, keepdims=True)
+                    var = ((h - mean) ** 2).mean(axis=1, keepdims=True)
+                    h = (h - mean) / np.sqrt(var + eps) * gamma + beta
+                h = np.maximum(h, 0, out=h if h.flags.writeable else None)
+        return np.ascontiguousarray(h, dtype=self.dtype)
 
     def _forward_rows(self, X: np.ndarray) -> np.ndarray:
         rows_dense_kernel, rows_kernel, rows_layernorm = _K.rows_dense_kernel, _K.rows_kernel, _K.rows_layernorm
@@ -282,7 +325,12 @@ class SparseMLP:
             y = np.empty((B, p.rows), dtype=self.dtype) if i == last else self._buffer(("rows", i), (B, p.rows))
             norm = self._packed_norms[i] if i < last else None
             relu = i < last and norm is None
-            if p.dense:
+            if p.shared:  # grouped: one input permutation per block, then dense dots
+                xg = self._buffer(("gather", i), (B, p.cols.shape[0], p.cols.shape[1]))
+                _K.gather_blocks(h, p.cols, xg)
+                args = (p.vals, p.slice_block, p.bias, p.perm, xg, y, relu)
+                _run(_K.rows_shared_kernel, args, p.work, 1, self.threads, p.entries * B)
+            elif p.dense:
                 args = (p.vals, p.bias, p.perm, h, y, relu)
                 _run(rows_dense_kernel, args, p.work, 1, self.threads, p.entries * B)
             else:
@@ -306,7 +354,10 @@ class SparseMLP:
             y = self._buffer(("tile", i), (nb, p.rows, TB))
             norm = self._packed_norms[i] if i < last else None
             relu = i < last and norm is None
-            if p.dense:
+            if p.shared:
+                args = (p.vals, p.cols, p.slice_block, p.bias, p.perm, h, y, relu)
+                _run(_K.tiled_shared_kernel[TB], args, p.work, nb, self.threads, p.entries * nb * TB)
+            elif p.dense:
                 args = (p.vals, p.bias, p.perm, h, y, relu)
                 _run(tiled_dense_kernel, args, p.work, nb, self.threads, p.entries * nb * TB)
             else:
@@ -344,7 +395,28 @@ class SparseMLP:
         return TorchSparseMLP(self, device=device, dtype=dtype, semi_structured=semi_structured)
 
 
-def to_sparse(model: MLP, *, threads: int = 1, layout: str = "auto") -> SparseMLP:
+def _segments(layers: list[SparseLayer], norms: list, threads: int) -> list:
+    """``(runner, index of its last layer)``: each grouped layer with the layer after it
+    (``GroupedRuntime``), each run of other layers as a ``SparseMLP`` of its own (without the
+    LayerNorm/ReLU after its last layer)."""
+    out, start, i = [], 0, 0
+    while i <= len(layers):
+        layer = layers[i] if i < len(layers) else None
+        if layer is None or layer.kind == "grouped":
+            if i > start:
+                out.append((SparseMLP(layers[start:i], norms[start:i - 1], threads=threads), i - 1))
+            if layer is None:
+                break
+            if i + 1 >= len(layers) or layers[i + 1].kind == "grouped":
+                raise ValueError(f"layers[{i}] is grouped: it must be followed by a layer that is not")
+            out.append((GroupedRuntime(layer, norms[i], layers[i + 1]), i + 1))
+            start = i = i + 2
+            continue
+        i += 1
+    return out
+
+
+def to_sparse(model: MLP, *, threads: int = 1, layout: str = "auto", grouped_runtime: str = "numba") -> SparseMLP:
     """The compact sparse copy of ``model`` (an ``MLP``, e.g. from ``fpe_expand``).
 
     Stores the non-zeros of every effective weight ``weight * mask`` (ELL, CSR or dense per
@@ -365,7 +437,15 @@ def to_sparse(model: MLP, *, threads: int = 1, layout: str = "auto") -> SparseML
             W = W.to(torch.float64 if np_dtype == np.float64 else torch.float32).numpy()
             bias = None if lin.bias is None else lin.bias.detach().cpu().numpy().astype(np_dtype)
             parent = lin.parent_index.detach().cpu().numpy().astype(np.int64)
-            layers.append(layer_from_weight(W, bias, parent, layout))
+            blocks = None
+            if layout == "auto" and getattr(lin, "partition", None) is not None:
+                blocks = grouped_arrays(W, lin.partition, parent)
+            if blocks is not None:
+                values, indices, rows = blocks
+                layers.append(SparseLayer("grouped", W.shape[1], W.shape[0], values,
+                                          indices.astype(index_dtype(W.shape[1])), None, bias, parent, rows))
+            else:
+                layers.append(layer_from_weight(W, bias, parent, layout))
         dtype = layers[0].values.dtype
         norms = []
         for norm in model.norms:
@@ -380,4 +460,4 @@ def to_sparse(model: MLP, *, threads: int = 1, layout: str = "auto") -> SparseML
                 norms.append((gamma, beta, float(norm.eps)))
             else:
                 raise TypeError(f"model.norms entries must be LayerNorm or Identity, got {type(norm).__name__}")
-    return SparseMLP(layers, norms, threads=threads)
+    return SparseMLP(layers, norms, threads=threads, grouped_runtime=grouped_runtime)

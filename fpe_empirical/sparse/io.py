@@ -41,16 +41,18 @@ def write_sparse(path, layers: Sequence[SparseLayer], norms: Sequence, dtype: np
         if layer.bias is not None:
             tensors[f"layers.{i}.bias"] = np.ascontiguousarray(layer.bias)
         tensors[f"layers.{i}.parent_index"] = np.ascontiguousarray(layer.parent_index.astype(np.int64))
-        meta_layers.append(
-            {
-                "kind": layer.kind,
-                "in_features": layer.in_features,
-                "out_features": layer.out_features,
-                "nnz": layer.nnz,
-                "width": int(layer.values.shape[1]) if layer.kind == "ell" else None,
-                "bias": layer.bias is not None,
-            }
-        )
+        entry = {
+            "kind": layer.kind,
+            "in_features": layer.in_features,
+            "out_features": layer.out_features,
+            "nnz": layer.nnz,
+            "width": int(layer.values.shape[1]) if layer.kind == "ell" else None,
+            "bias": layer.bias is not None,
+        }
+        if layer.kind == "grouped":  # dense blocks: values (blocks, m, d), indices (blocks, d), rows (blocks, m)
+            tensors[f"layers.{i}.rows"] = np.ascontiguousarray(layer.rows.astype(np.int64))
+            entry["blocks"] = [int(v) for v in layer.values.shape]
+        meta_layers.append(entry)
     meta_norms = []
     for i, norm in enumerate(norms):
         if norm is None:
@@ -152,8 +154,27 @@ def _from_file_contents(path: str, header: dict, tensors: dict) -> tuple[list[Sp
         if i and n_in != layers[-1].out_features:
             raise bad(f"layers[{i}].in_features must equal layers[{i - 1}].out_features")
         p = f"layers.{i}."
-        indices = indptr = None
-        if kind == "dense":
+        indices = indptr = rows = None
+        if kind == "grouped":
+            shape = m.get("blocks")
+            if (not isinstance(shape, list) or len(shape) != 3
+                    or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in shape)
+                    or shape[2] > n_in or shape[0] * shape[1] < n_out):
+                raise bad(f"layers[{i}].blocks must be [blocks, rows, cols] of integers >= 1 (cols <= {n_in}), "
+                          f"got {shape!r}")
+            values = get(p + "values", tuple(shape), "float")
+            indices = get(p + "indices", (shape[0], shape[2]), "index")
+            rows = get(p + "rows", (shape[0], shape[1]), "int64")
+            valid = rows[rows >= 0]
+            if rows.min() < -1 or valid.size != n_out or np.any(np.sort(valid) != np.arange(n_out)):
+                raise bad(f"tensor {p + 'rows'!r} must hold every output row 0..{n_out - 1} once (-1: padding)")
+            if np.any(values[rows < 0] != 0):
+                raise bad(f"tensor {p + 'values'!r} has non-zeros in padding rows")
+            for b in range(shape[0]):  # a column used twice in a block would count a weight twice
+                live_cols = np.any(values[b] != 0, axis=0)
+                if np.unique(indices[b][live_cols]).size != int(live_cols.sum()):
+                    raise bad(f"tensor {p + 'indices'!r} repeats a column inside block {b}")
+        elif kind == "dense":
             values = get(p + "values", (n_out, n_in), "float")
         elif kind == "ell":
             width = m.get("width")
@@ -186,7 +207,7 @@ def _from_file_contents(path: str, header: dict, tensors: dict) -> tuple[list[Sp
             raise bad(f"layers[{i}].bias must be true or false")
         bias = get(p + "bias", (n_out,), "float") if m["bias"] else None
         parent_index = get(p + "parent_index", (n_out,), "int64")
-        layer = SparseLayer(kind, n_in, n_out, values, indices, indptr, bias, parent_index)
+        layer = SparseLayer(kind, n_in, n_out, values, indices, indptr, bias, parent_index, rows)
         if m.get("nnz") != layer.nnz:
             raise bad(f"layers[{i}].nnz is {m.get('nnz')!r} but the tensors hold {layer.nnz} non-zeros")
         layers.append(layer)

@@ -49,6 +49,9 @@ __all__ = [
     "tiled_layernorm",
     "rows_kernel",
     "rows_dense_kernel",
+    "tiled_shared_kernel",
+    "rows_shared_kernel",
+    "gather_blocks",
     "rows_layernorm",
     "reference_forward",
 ]
@@ -270,7 +273,61 @@ def _make_tiled_layernorm(TB: int):
     return kernel
 
 
+def _make_tiled_shared(TB: int):
+    @njit(cache=True, nogil=True, fastmath=_FM)
+    def kernel(W, cols, slice_block, bias, perm, X, Y, relu, lo, hi):
+        # grouped layer: W (ng*R, d), the R rows of slice g share the input rows
+        # cols[slice_block[g]] (d,); as the dense kernel, but each input row read is a gather
+        ng = W.shape[0] // 4
+        d = W.shape[1]
+        for task in range(lo, hi):
+            b = task // ng
+            g = task - b * ng
+            Xb = X[b]
+            cg = cols[slice_block[g]]
+            w0 = W[4 * g]
+            w1 = W[4 * g + 1]
+            w2 = W[4 * g + 2]
+            w3 = W[4 * g + 3]
+            a0 = numba.carray(_stack(W, TB), TB)
+            a1 = numba.carray(_stack(W, TB), TB)
+            a2 = numba.carray(_stack(W, TB), TB)
+            a3 = numba.carray(_stack(W, TB), TB)
+            c0 = bias[g, 0]
+            c1 = bias[g, 1]
+            c2 = bias[g, 2]
+            c3 = bias[g, 3]
+            for t in range(TB):
+                a0[t] = c0
+                a1[t] = c1
+                a2[t] = c2
+                a3[t] = c3
+            for k in range(d):
+                v0 = w0[k]
+                v1 = w1[k]
+                v2 = w2[k]
+                v3 = w3[k]
+                x = Xb[cg[k]]
+                for t in range(TB):
+                    a0[t] += v0 * x[t]
+                    a1[t] += v1 * x[t]
+                    a2[t] += v2 * x[t]
+                    a3[t] += v3 * x[t]
+            base = g * 4
+            if perm[base] >= 0:
+                _store(Y[b, perm[base]], a0, relu, TB)
+            if perm[base + 1] >= 0:
+                _store(Y[b, perm[base + 1]], a1, relu, TB)
+            if perm[base + 2] >= 0:
+                _store(Y[b, perm[base + 2]], a2, relu, TB)
+            if perm[base + 3] >= 0:
+                _store(Y[b, perm[base + 3]], a3, relu, TB)
+
+    return kernel
+
+
 tiled_kernel = {tb: _make_tiled(tb) for tb in TILE_WIDTHS}
+tiled_shared_kernel = {tb: _make_tiled_shared(tb) for tb in TILE_WIDTHS}
 tiled_dense_kernel = {tb: _make_tiled_dense(tb) for tb in TILE_WIDTHS}
 tiled_layernorm = {tb: _make_tiled_layernorm(tb) for tb in TILE_WIDTHS}
 
@@ -330,6 +387,42 @@ def rows_dense_kernel(W, bias, perm, X, Y, relu, lo, hi):
                 x = X[s]
                 a = c
                 for k in range(n_in):
+                    a += wr[k] * x[k]
+                if relu:
+                    a = a if (a > 0 or a != a) else 0
+                Y[s, row] = a
+
+
+@njit(cache=True, nogil=True)
+def gather_blocks(X, cols, XG):
+    """``XG[s, j, k] = X[s, cols[j, k]]``: the input permutation of every block (small batch)."""
+    for s in range(X.shape[0]):
+        x = X[s]
+        for j in range(cols.shape[0]):
+            c = cols[j]
+            xg = XG[s, j]
+            for k in range(cols.shape[1]):
+                xg[k] = x[c[k]]
+
+
+@njit(cache=True, nogil=True, fastmath=_FM)
+def rows_shared_kernel(W, slice_block, bias, perm, XG, Y, relu, lo, hi):
+    """Small batch, grouped layer: the R rows of slice g are dense dots with the permuted
+    input ``XG[s, slice_block[g]]`` (``gather_blocks``); tasks are slices."""
+    B = XG.shape[0]
+    d = W.shape[1]
+    for g in range(lo, hi):
+        blk = slice_block[g]
+        for r in range(4):
+            row = perm[4 * g + r]
+            if row < 0:
+                continue
+            wr = W[4 * g + r]
+            c = bias[g, r]
+            for s in range(B):
+                x = XG[s, blk]
+                a = c
+                for k in range(d):
                     a += wr[k] * x[k]
                 if relu:
                     a = a if (a > 0 or a != a) else 0

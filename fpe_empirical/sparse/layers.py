@@ -9,6 +9,10 @@
   sparse form (density >= ~57%, e.g. an unpruned or lightly pruned head): a dense entry
   runs ~1.75x faster than a gathered one, and storage stays <= 7 bytes per sparse entry.
 
+- ``"grouped"``: a grouped FPE layer (``fpe_expand(..., n_partitions=G)``) as dense blocks
+  on permuted inputs, ``values (blocks, m, d)``, ``indices (blocks, d)``, ``rows (blocks, m)``
+  (``sparse.grouped``); chosen by ``to_sparse`` from the layer's stored partition.
+
 Indices are ``uint16`` when ``in_features <= 65536``, else ``int32``; values keep the
 model's float dtype (float32 or float64).
 """
@@ -30,7 +34,7 @@ ELL_MAX_PADDING = 0.25  # ELL when (out * width - nnz) <= 25% of nnz, else CSR
 # <= 7 bytes per stored sparse entry (float32), so memory still follows the non-zero count
 DENSE_SPEEDUP = 1.75
 LAYOUTS = ("auto", "ell", "csr", "dense")
-KINDS = ("ell", "csr", "dense")
+KINDS = ("ell", "csr", "dense", "grouped")
 
 
 def index_dtype(in_features: int) -> np.dtype:
@@ -47,7 +51,9 @@ class SparseLayer:
 
     kind ``"ell"``: ``values, indices (out, width)``; ``"csr"``: ``indptr (out+1,)``,
     ``indices, values (nnz,)``; ``"dense"``: ``values (out, in)`` (the weight), no indices.
-    ``bias (out,)`` or None; ``parent_index (out,)`` int64 (FPE: the parent of each unit).
+    ``"grouped"``: ``values (blocks, m, d)``, ``indices (blocks, d)``, ``rows (blocks, m)``
+    int64 (``sparse.grouped``). ``bias (out,)`` or None; ``parent_index (out,)`` int64 (FPE:
+    the parent of each unit).
     """
 
     kind: str
@@ -58,6 +64,7 @@ class SparseLayer:
     indptr: np.ndarray | None
     bias: np.ndarray | None
     parent_index: np.ndarray
+    rows: np.ndarray | None = None
 
     @property
     def nnz(self) -> int:
@@ -67,13 +74,18 @@ class SparseLayer:
     @property
     def nbytes(self) -> int:
         """Bytes of values, indices, indptr and bias (the weight traffic of one pass)."""
-        arrays = (self.values, self.indices, self.indptr, self.bias)
+        arrays = (self.values, self.indices, self.indptr, self.bias, self.rows)
         return int(sum(a.nbytes for a in arrays if a is not None))
 
     def to_csr(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(indptr, indices, values)`` of the non-zeros, rows sorted by index."""
         if self.kind == "csr":
             return self.indptr, self.indices.astype(np.int64), self.values
+        if self.kind == "grouped":
+            W = self.dense_weight()
+            keep = W != 0
+            return (np.concatenate([[0], np.cumsum(keep.sum(axis=1))]).astype(np.int64),
+                    np.nonzero(keep)[1].astype(np.int64), W[keep])
         keep = self.values != 0  # ELL padding holds zeros
         counts = keep.sum(axis=1)
         indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
@@ -87,6 +99,13 @@ class SparseLayer:
         """The effective weight ``(out, in)`` as a dense array."""
         if self.kind == "dense":
             return self.values.copy()
+        if self.kind == "grouped":
+            W = np.zeros((self.out_features, self.in_features), dtype=self.values.dtype)
+            valid = self.rows >= 0  # (blocks, m)
+            b, r = np.nonzero(valid)
+            # add.at: padding columns repeat a real column index (with weight 0), so accumulate
+            np.add.at(W, (self.rows[b, r][:, None], self.indices[b].astype(np.int64)), self.values[b, r])
+            return W
         indptr, cols, vals = self.to_csr()
         W = np.zeros((self.out_features, self.in_features), dtype=self.values.dtype)
         rows = np.repeat(np.arange(self.out_features), np.diff(indptr))

@@ -14,7 +14,7 @@ import numpy as np
 from . import kernels as _K
 from .layers import SparseLayer
 
-__all__ = ["Packed", "pack", "pack_all"]
+__all__ = ["Packed", "pack", "pack_grouped", "pack_all"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -38,11 +38,40 @@ class Packed:
     rows: int  # rows of the output tile
     work: np.ndarray  # (ng,) entries per group row (for balancing threads)
     entries: int  # stored entries incl. padding (per sample)
+    shared: bool = False  # a grouped layer: vals (ng*R, d) dense slices over shared input rows
+    cols: np.ndarray | None = None  # (blocks, d) int64 input rows of each block (previous layer's order)
+    slice_block: np.ndarray | None = None  # (ng,) int64 block of each slice
+
+
+def pack_grouped(layer: SparseLayer, in_slot: np.ndarray | None) -> Packed:
+    """Pack a ``"grouped"`` layer: each block's rows cut into slices of ``R`` rows (fillers:
+    zero weights, perm -1) sharing the block's input rows; outputs are written in the original
+    row order (so a LayerNorm after it sees exactly its ``out`` rows)."""
+    R = _K.R
+    n_blocks, m, d = layer.values.shape
+    dtype = layer.values.dtype
+    bias = np.zeros(layer.out_features, dtype=dtype) if layer.bias is None else layer.bias.astype(dtype)
+    cols = layer.indices.astype(np.int64)
+    if in_slot is not None:
+        cols = in_slot[cols]
+    per_block = -(-m // R)
+    ng = n_blocks * per_block
+    W = np.zeros((ng * R, d), dtype=dtype)
+    perm = np.full(ng * R, -1, dtype=np.int64)
+    W.reshape(n_blocks, per_block * R, d)[:, :m] = layer.values
+    perm.reshape(n_blocks, per_block * R)[:, :m] = layer.rows
+    bp = np.where(perm >= 0, bias[np.maximum(perm, 0)], 0).astype(dtype)
+    slice_block = np.repeat(np.arange(n_blocks, dtype=np.int64), per_block)
+    return Packed(False, None, 1, W, None, bp.reshape(ng, R), perm, np.arange(layer.out_features, dtype=np.int64),
+                  layer.out_features, np.full(ng, d, dtype=np.int64), ng * R * d, True, np.ascontiguousarray(cols),
+                  slice_block)
 
 
 def pack(layer: SparseLayer, in_slot: np.ndarray | None, final: bool) -> Packed:
     """Pack ``layer``; ``in_slot[i]``: the input tile row holding input ``i`` (None: row ``i``)."""
     KC, R = _K.KC, _K.R
+    if layer.kind == "grouped":
+        return pack_grouped(layer, in_slot)
 
     out_f, in_f = layer.out_features, layer.in_features
     dtype = layer.values.dtype
