@@ -3,7 +3,4 @@
 from . import theory  # noqa: F401  A.5 / 2.5
 from . import dnf  # noqa: F401  3.1 / 3.2 and theory vs trained networks
 from . import vision  # noqa: F401  3.3 / 3.4 / A.7
-from .. import ledger as _ledger  # noqa: E402
-from . import grouped  # noqa: E402  grouped FPE (issue 16): findings beyond the paper
-
-grouped.register(_ledger)
+from . import grouped  # noqa: F401  grouped FPE (issue 16): findings beyond the paper

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from .. import ledger as _ledger
 from ..stats import paired_diff
 
 __all__ = ["register", "MARGIN", "COST_GOAL"]
@@ -145,3 +146,6 @@ def register(ledger) -> None:
                  "A grouped FPE network (G = 4, alpha 2, 4 and 8) exported by to_sparse runs at <= 1.15x its dense "
                  "parent (512-1024-100, batch 256, one thread).",
                  "not in the paper", _COST_RULE, data="theory", category=ledger.FINDING)(_inference_cost(ledger))
+
+
+register(_ledger)
