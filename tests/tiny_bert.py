@@ -25,6 +25,10 @@ def tiny_bert_dir(folder: Path, *, seed: int = 0, layers: int = 2, hidden: int =
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = transformers.BertModel(cfg)
+        with torch.no_grad():  # non-zero biases, as in a pretrained model (BERT initialises them to 0)
+            for name, p in model.named_parameters():
+                if name.endswith("bias"):
+                    p.normal_(0.0, 0.02)
     model.save_pretrained(str(folder))
     tok.save_pretrained(str(folder))
     return folder
