@@ -12,7 +12,8 @@ Each run: a linear head on the mean-pooled last hidden state (``hidden -> n_clas
 trained with the encoder on the docstring task (``data.docstrings``) for the same budget in
 every variant: ``steps`` AdamW steps of ``batch_size`` texts cut to ``max_length`` tokens,
 drawn without replacement from the training part by ``default_rng(seed)`` (the same texts and
-order for every variant of a seed; masks re-applied after every step with ``apply_masks_``);
+order for every variant of a seed; masks re-applied after every step with ``apply_masks_``;
+the embedding tables frozen; ``threads`` torch threads, 1: two spin against a loaded machine);
 then accuracy on a fixed test subset (``n_eval`` texts, the first of a ``default_rng(0)``
 permutation). The sizing (``max_length``, ``steps``, ``batch_size``, ``n_eval``) was chosen by
 timing one training step on the shared 2-core machine so that 3 variants x 5 seeds fit in
@@ -63,12 +64,14 @@ class FinetuneSettings:
     seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
     alpha: int = 2
     strategy: str = "random"
-    # sizing (measured before choosing; load average ~13 on the shared 2 cores): one AdamW step
-    # of 32 texts x 32 tokens took 14-16 s dense and ~27 s with all 6 blocks expanded, so
-    # 15 runs at 16 x 16 tokens x 16 steps (+ 256 test texts) are ~30 min wall, ~15 min CPU
+    # sizing (measured before choosing, load average ~13 on the shared 2 cores): with 2 torch
+    # threads one AdamW step of 32 texts x 32 tokens took 14-27 s (threads spinning against the
+    # load); with 1 thread a 16 x 16 step takes ~1.5 s dense, so 15 runs of 40 steps at 16 texts
+    # x 16 tokens (+ 256 test texts) fit in ~20 min wall / ~15 min CPU
     max_length: int = 16
     batch_size: int = 16
-    steps: int = 16
+    steps: int = 40
+    threads: int = 1
     lr: float = 1e-4
     head_lr: float = 1e-2
     weight_decay: float = 0.01
@@ -87,13 +90,14 @@ class FinetuneSettings:
         check_int("batch_size", self.batch_size, 1)
         check_int("steps", self.steps, 1)
         check_int("n_eval", self.n_eval, 1)
+        check_int("threads", self.threads, 1)
         check_float("lr", self.lr, positive=True)
         check_float("head_lr", self.head_lr, positive=True)
         check_float("weight_decay", self.weight_decay)
 
     def tag(self) -> str:
         """A short hash of the settings that change a run's numbers (variants/seeds excluded)."""
-        d = {k: v for k, v in dataclasses.asdict(self).items() if k not in ("variants", "seeds")}
+        d = {k: v for k, v in dataclasses.asdict(self).items() if k not in ("variants", "seeds", "threads")}
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:10]
 
 
@@ -170,11 +174,28 @@ def finetune_run(corpus: Corpus, variant: str, seed: int, settings: FinetuneSett
     need = settings.steps * settings.batch_size
     order = np.concatenate([rng.permutation(len(train_texts)) for _ in range(-(-need // len(train_texts)))])[:need]
     ev = np.random.default_rng(0).permutation(len(test_texts))[:settings.n_eval]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(settings.threads)
+    try:
+        return _train_eval(corpus, tok, encoder, variant, seed, settings, train_texts, train_y, test_texts, test_y,
+                           need, order, ev, nnz_before, nnz_expanded, expand_seconds, progress)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train_eval(corpus, tok, encoder, variant, seed, settings, train_texts, train_y, test_texts, test_y, need, order,
+                ev, nnz_before, nnz_expanded, expand_seconds, progress) -> dict:
+    import torch
+
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)  # head init and dropout
         model = _classifier(encoder, len(corpus.class_names))
+        # the token/position embeddings stay frozen in every variant (half the optimizer's work;
+        # FPE touches only the feed-forward blocks)
+        for p in encoder.embeddings.parameters():
+            p.requires_grad_(False)
         head = list(model.head.parameters())
-        body = [p for n, p in model.named_parameters() if not n.startswith("head.")]
+        body = [p for n, p in model.named_parameters() if not n.startswith("head.") and p.requires_grad]
         opt = torch.optim.AdamW([{"params": body, "lr": settings.lr}, {"params": head, "lr": settings.head_lr}],
                                 weight_decay=settings.weight_decay)
         ids, mask = _tokenize(tok, [train_texts[i] for i in order], settings.max_length)
