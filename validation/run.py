@@ -45,12 +45,20 @@ class Context:
                 raise NotRun("needs CLIP embeddings of CIFAR-100: pass --embeddings PATH "
                              "(make one with `python -m fpe_empirical.embed`)")
             return self.embeddings
+        if which == "minilm-docstrings":  # built into the store by python -m fpe_empirical.text_embed
+            from fpe_empirical.data.minilm import data_dir
+
+            path = data_dir(self.store.root) / "embeddings.safetensors"
+            if not path.is_file():
+                raise NotRun(f"needs the MiniLM docstring embeddings {path}: run "
+                             f"`python -m fpe_empirical.text_embed --store {self.store.root}` (offline)")
+            return str(path)
         if which == "imagenet1k":
             if not self.imagenet1k:
                 raise NotRun("needs CLIP embeddings of ImageNet-1k: pass --imagenet1k PATH "
                              "(make one with `python -m fpe_empirical.embed`)")
             return self.imagenet1k
-        raise ValueError(f"dataset must be digits, clip or imagenet1k, got {which!r}")
+        raise ValueError(f"dataset must be digits, clip, minilm-docstrings or imagenet1k, got {which!r}")
 
     def configs(self, requirement: str, dataset: str | None = None) -> list:
         ds = None if dataset is None else self.dataset(dataset)
