@@ -15,7 +15,7 @@ PYTEST_ARGS ?= -n 2
 # Hypothesis profile of `make test-all` (tests/conftest.py: ci, dev, thorough)
 TEST_ALL_PROFILE ?= thorough
 
-.PHONY: install run test test-all bench clean
+.PHONY: install run test test-all bench clean minilm-data minilm
 
 install: $(STAMP)
 
@@ -32,6 +32,17 @@ run: $(STAMP)
 	$(BIN)/python -m paper_figures --profile $(PROFILE) --store $(OUT)/store --out $(OUT)/figures $(if $(WORKERS),--workers $(WORKERS))
 	$(BIN)/python -m validation --profile $(PROFILE) --store $(OUT)/store --out $(OUT)/validation
 	@echo "figures: $(OUT)/figures/index.md; claims: $(OUT)/validation/report.md"
+
+# the real text task (issue 18), offline: the docstring corpus + all-MiniLM-L6-v2 embeddings
+# into the store (~17 min on 2 loaded cores), then its experiments: FPE inside MiniLM
+# (fine-tuning, ~25 min) and the vision claims on the embeddings (rows @minilm-docstrings)
+minilm-data: $(STAMP)
+	$(BIN)/python -m fpe_empirical.text_embed --store $(OUT)/store
+
+minilm: minilm-data
+	$(BIN)/python -m fpe_empirical.text_finetune --store $(OUT)/store --out $(OUT)/figures
+	$(BIN)/python -m validation --profile $(PROFILE) --store $(OUT)/store --out $(OUT)/validation-minilm \
+		--only $$($(BIN)/python -m validation --list | awk '/@minilm-docstrings/ {print $$1}')
 
 # the default suite (no slow tests), Hypothesis profile $HYPOTHESIS_PROFILE (default ci: derandomized)
 test: $(STAMP)
