@@ -43,6 +43,8 @@ minilm: minilm-data
 	$(BIN)/python -m fpe_empirical.text_finetune --store $(OUT)/store --out $(OUT)/figures
 	$(BIN)/python -m validation --profile $(PROFILE) --store $(OUT)/store --out $(OUT)/validation-minilm \
 		--only $$($(BIN)/python -m validation --list | awk '/@minilm-docstrings/ {print $$1}')
+	$(BIN)/python -m paper_figures --profile $(PROFILE) --store $(OUT)/store --out $(OUT)/figures-minilm --only fig5 \
+		--embeddings digits --embeddings $(OUT)/store/data/minilm-docstrings/embeddings.safetensors
 
 # the default suite (no slow tests), Hypothesis profile $HYPOTHESIS_PROFILE (default ci: derandomized)
 test: $(STAMP)
