@@ -32,7 +32,7 @@ def _register_vision_rows() -> None:
         if "ds" not in inspect.signature(c.evaluate).parameters:
             continue
         base = cid[: -len("@digits")]
-        note = c.note.split(" Offline stand-in:")[0].strip()
+        note = c.note.split("Offline stand-in:")[0].strip()
         note = (note + " Data: all-MiniLM-L6-v2 embeddings (384-d, mean pooled, normalised) of docstrings of the "
                 "pinned packages, labelled by module (fpe_empirical.data.docstrings).").strip()
         LEDGER[f"{base}@{DATASET}"] = dataclasses.replace(
