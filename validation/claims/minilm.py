@@ -70,7 +70,8 @@ def _register_finding() -> None:
            data="vision", category=FINDING,
            note="Budget (fpe_empirical.experiments.text_finetune.FinetuneSettings): 40 AdamW steps of 16 texts x 16 "
                 "tokens, embedding tables frozen, 256 test texts, sized to ~15 min CPU on the shared machine; a "
-                "short fine-tune, so it measures how fast each variant recovers, not its converged accuracy.")
+                "short fine-tune, so it measures how fast each variant recovers, not its converged accuracy. "
+                "Honesty: this rule was written after 2 of the 5 seeds had been seen (FPE already below dense).")
     def finetune(ctx) -> Outcome:
         runs = _finetune_runs(ctx)
         acc = {}
