@@ -15,7 +15,7 @@ PYTEST_ARGS ?= -n 2
 # Hypothesis profile of `make test-all` (tests/conftest.py: ci, dev, thorough)
 TEST_ALL_PROFILE ?= thorough
 
-.PHONY: install run ledger test test-all test-e2e bench clean
+.PHONY: install run ledger test test-all test-e2e bench clean minilm-data minilm
 
 install: $(STAMP)
 
@@ -37,6 +37,19 @@ run: $(STAMP)
 ledger: $(STAMP)
 	$(BIN)/python -m validation --profile $(PROFILE) --store $(OUT)/store --out docs/validation
 	$(BIN)/python -m validation --readme
+
+# the real text task (issue 18), offline: the docstring corpus + all-MiniLM-L6-v2 embeddings
+# into the store (~17 min on 2 loaded cores), then its experiments: FPE inside MiniLM
+# (fine-tuning, ~25 min) and the vision claims on the embeddings (rows @minilm-docstrings)
+minilm-data: $(STAMP)
+	$(BIN)/python -m fpe_empirical.text_embed --store $(OUT)/store
+
+minilm: minilm-data
+	$(BIN)/python -m fpe_empirical.text_finetune --store $(OUT)/store --out $(OUT)/figures
+	$(BIN)/python -m validation --profile $(PROFILE) --store $(OUT)/store --out $(OUT)/validation-minilm \
+		--only $$($(BIN)/python -m validation --list | awk '/@minilm-docstrings/ {print $$1}')
+	$(BIN)/python -m paper_figures --profile $(PROFILE) --store $(OUT)/store --out $(OUT)/figures-minilm --only fig5 \
+		--embeddings digits --embeddings $(OUT)/store/data/minilm-docstrings/embeddings.safetensors
 
 # the default suite (no slow tests), Hypothesis profile $HYPOTHESIS_PROFILE (default ci: derandomized)
 test: $(STAMP)

@@ -6,6 +6,8 @@ final ``os.replace`` is an atomic rename on POSIX and Windows), flushed to disk,
 onto the destination; the folder is fsynced so the rename itself survives a crash. A failed
 write removes its temporary file. Temporary names start with ``.`` and end in ``.tmp`` unless
 the caller names them (the result store encodes its writer's host and pid in the name).
+A final file gets the mode ``0o666 & ~umask`` whatever its writer used (safetensors and
+``mkstemp`` create ``0600`` files).
 """
 
 from __future__ import annotations
@@ -14,11 +16,12 @@ import contextlib
 import errno
 import os
 import shutil
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["temp_path", "atomic_path", "atomic_write", "atomic_dir", "fsync_dir"]
+__all__ = ["temp_path", "atomic_path", "atomic_write", "atomic_dir", "fsync_dir", "current_umask"]
 
 
 def temp_path(final: str | os.PathLike) -> Path:
@@ -41,6 +44,34 @@ def fsync_dir(folder: str | os.PathLike) -> None:
         os.close(fd)
 
 
+_UMASK_LOCK = threading.Lock()
+
+
+def current_umask() -> int:
+    """The process umask (read from ``/proc/self/status`` where Linux offers it; otherwise set
+    and restored under a lock, since ``os.umask`` can only be read by writing it)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    with _UMASK_LOCK:
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return mask
+
+
+def _normal_mode(path: Path) -> None:
+    # some writers (safetensors, tempfile.mkstemp) create 0600 files; a final file gets the
+    # mode a plain open() would give it: 0o666 minus the umask
+    try:
+        os.chmod(path, 0o666 & ~current_umask())
+    except OSError:  # pragma: no cover - a file system without modes
+        pass
+
+
 def _fsync_file(path: Path) -> None:
     with open(path, "rb+") as fh:
         os.fsync(fh.fileno())
@@ -57,6 +88,7 @@ def atomic_path(final: str | os.PathLike, *, tmp: str | os.PathLike | None = Non
     tmp = temp_path(final) if tmp is None else Path(tmp)
     try:
         yield tmp
+        _normal_mode(tmp)
         if fsync:
             _fsync_file(tmp)
         os.replace(tmp, final)

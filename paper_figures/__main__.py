@@ -52,7 +52,8 @@ def _parser() -> OneLineArgumentParser:
     p.add_argument("--store", default=DEFAULT_STORE, help=f"result store directory (default {DEFAULT_STORE})")
     p.add_argument("--embeddings", action="append", default=None, metavar="PATH",
                    help="embedding file (.npz/.safetensors) for the vision figures instead of digits; repeat for "
-                        "more Figure 5 panels (the other vision figures use the first)")
+                        "more Figure 5 panels (the other vision figures use the first); 'digits' names the "
+                        "offline stand-in")
     p.add_argument("--imagenet1k", default=None, metavar="PATH", help="embedding file for Table A4 (ImageNet-1k)")
     p.add_argument("--workers", type=int, default=None,
                    help="train on a local Dask cluster of N worker processes (default: in this process)")
@@ -101,6 +102,8 @@ def _check_path_arg(flag: str, path: str) -> None:
 
 
 def _check_embedding(flag: str, path: str) -> None:
+    if path == "digits":  # the offline stand-in, e.g. beside a real data set in Figure 5
+        return
     from fpe_empirical.data.embeddings import check_embedding_file
 
     check_embedding_file(flag, path, hint=" (make one with `python -m fpe_empirical.embed`)")

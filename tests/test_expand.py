@@ -400,7 +400,9 @@ def test_bad_arguments(kwargs, exc, match):
 
 
 def test_bad_model_and_layer_shapes():
-    with pytest.raises(TypeError, match="model must be an fpe_empirical.MLP"):
+    with pytest.raises(TypeError, match="model must be a torch.nn.Module"):
+        fpe_expand("mlp", 2)
+    with pytest.raises(ValueError, match="pairs: found no"):  # any module: pairs detected or named
         fpe_expand(torch.nn.Linear(3, 3), 2)
     with pytest.raises(ValueError, match="multiple of 4"):
         fpe_expand(make_mlp(30, 8), 2, strategy="two_four")

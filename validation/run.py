@@ -51,8 +51,16 @@ class Context:
         ``"imagenet100"`` (NotRun if it was not given)."""
         if which == "digits":
             return "digits"
+        if which == "minilm-docstrings":  # built into the store by python -m fpe_empirical.text_embed
+            from fpe_empirical.data.minilm import data_dir
+
+            path = data_dir(self.store.root) / "embeddings.safetensors"
+            if not path.is_file():
+                raise NotRun(f"needs the MiniLM docstring embeddings {path}: run "
+                             f"`python -m fpe_empirical.text_embed --store {self.store.root}` (offline)")
+            return str(path)
         if which not in DATA_FILES:
-            raise ValueError(f"dataset must be one of {['digits', *DATA_FILES]}, got {which!r}")
+            raise ValueError(f"dataset must be one of {['digits', 'minilm-docstrings', *DATA_FILES]}, got {which!r}")
         attr, what = DATA_FILES[which]
         path = getattr(self, attr)
         if not path:

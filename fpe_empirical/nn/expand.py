@@ -47,6 +47,7 @@ from torch import nn
 
 from fpe_common.checks import check_choice, check_int
 
+from .expand_module import expand_module
 from .models import MLP, MaskedLinear, count_nonzero
 from .strategies import STRATEGIES as _REGISTRY, LayerSplit, SplitStrategy, get_strategy
 from .strategies.gram import gram_groups, silhouette
@@ -241,6 +242,17 @@ def split_masks(model: MLP, alpha: int, *, strategy: str = "random", groups: Seq
     return spec.child_masks(layer, (W != 0).cpu().numpy())
 
 
+def _expand_generic(model, alpha, strategy, seed, layers, pairs, given) -> nn.Module:
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module (e.g. an fpe_empirical.MLP), got {type(model).__name__}")
+    if layers != "first":
+        raise ValueError(f"layers applies to an fpe_empirical.MLP only (name the pairs instead), got {layers!r}")
+    if isinstance(model, MLP) and model.layernorm:
+        # the generic path does not widen the MLP's LayerNorms
+        raise ValueError("pairs cannot be given for an MLP with layernorm=True; use layers= instead")
+    return expand_module(model, alpha, strategy=strategy, seed=seed, pairs=pairs, options=given)
+
+
 def fpe_expand(
     model: MLP,
     alpha: int,
@@ -251,7 +263,8 @@ def fpe_expand(
     layers: str = "first",
     n_clusters: int | None = None,
     n_partitions: int | None = None,
-) -> MLP:
+    pairs: Sequence[tuple[str, str]] | None = None,
+) -> nn.Module:
     """Fixed Parameter Expansion: a new, wider, sparser MLP with ``count_nonzero`` unchanged.
 
     Each hidden neuron of the split layers (``layers="first"``: hidden layer 1;
@@ -267,10 +280,15 @@ def fpe_expand(
     layer's inputs, child ``a`` of each parent taking part ``a``; the partition is stored on
     the split layer (``MaskedLinear.partition``). ``None`` (default): the classic split,
     bit-identical to before. See the module docstring for every rule.
+
+    Any other ``torch.nn.Module`` (or an MLP with ``pairs`` given): the linear ``pairs``
+    ``(in_name, out_name)`` are expanded by the same rules (``None``: detected in
+    ``nn.Sequential`` and BERT-style feed-forward blocks); see ``fpe_empirical.nn.expand_module``.
     """
-    spec, split, alpha, seed, options = _resolve(model, alpha, strategy, layers, seed,
-                                                 {"groups": groups, "n_clusters": n_clusters,
-                                                  "n_partitions": n_partitions})
+    given = {"groups": groups, "n_clusters": n_clusters, "n_partitions": n_partitions}
+    if not isinstance(model, MLP) or pairs is not None:
+        return _expand_generic(model, alpha, strategy, seed, layers, pairs, given)
+    spec, split, alpha, seed, options = _resolve(model, alpha, strategy, layers, seed, given)
     target = count_nonzero(model)
     rng = np.random.default_rng(seed)
     new = copy.deepcopy(model)

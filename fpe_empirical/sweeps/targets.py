@@ -165,6 +165,8 @@ def dataset_label(dataset: str) -> str:
     """How figures name a vision data set: the offline stand-in or the embedding file's name."""
     if dataset == "digits":
         return "digits (offline stand-in for CLIP embeddings: scikit-learn 8x8 digits as raw pixels)"
+    if Path(dataset).parent.name == "minilm-docstrings":  # python -m fpe_empirical.text_embed
+        return "MiniLM docstring embeddings (all-MiniLM-L6-v2, docstrings labelled by module)"
     return f"embeddings {Path(dataset).name}"
 
 
