@@ -41,60 +41,21 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from ._prng import _U, _next64, seed_state  # noqa: F401  (seed_state: part of this module's API)
+
 CHUNK = 64  # trials per random stream: part of the stream definition, never tuned per run
 
 #: kernel code of each model (``TheoryModel.sim_code``; "independent" is the old name of "subset")
 MODEL_CODES = {"subset": 0, "independent": 0, "partition": 1, "two_four": 2, "literal": 3}
 
-_U = np.uint64
 _M32 = np.uint64(0xFFFFFFFF)
 _TWO32 = np.uint64(1 << 32)
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_SM1 = np.uint64(0xBF58476D1CE4E5B9)
-_SM2 = np.uint64(0x94D049BB133111EB)
-_CHUNK_MIX = np.uint64(0xD1B54A32D192ED03)
 
 # two_four: the 6 ways to give 2 of 4 positions to child 0 (label 0), the rest to child 1
 _PATTERNS = np.array(
     [[0, 0, 1, 1], [0, 1, 0, 1], [0, 1, 1, 0], [1, 0, 0, 1], [1, 0, 1, 0], [1, 1, 0, 0]],
     dtype=np.int8,
 )
-
-
-@njit(inline="always", cache=True)
-def _splitmix64(x):
-    x = x + _GOLDEN
-    z = x
-    z = (z ^ (z >> _U(30))) * _SM1
-    z = (z ^ (z >> _U(27))) * _SM2
-    return x, z ^ (z >> _U(31))
-
-
-@njit(cache=True)
-def seed_state(seed, chunk, st):
-    """Fill ``st`` (uint64[4]: xoshiro256** state s0..s3) for (seed, chunk)."""
-    x, a = _splitmix64(_U(seed))
-    x = a ^ (_U(chunk) * _CHUNK_MIX)
-    for i in range(4):
-        x, st[i] = _splitmix64(x)
-
-
-@njit(inline="always", cache=True)
-def _rotl(x, k):
-    return (x << k) | (x >> (_U(64) - k))
-
-
-@njit(inline="always", cache=True)
-def _next64(s0, s1, s2, s3):
-    result = _rotl(s1 * _U(5), _U(7)) * _U(9)
-    t = s1 << _U(17)
-    s2 ^= s0
-    s3 ^= s1
-    s1 ^= s2
-    s0 ^= s3
-    s2 ^= t
-    s3 = _rotl(s3, _U(45))
-    return result, s0, s1, s2, s3
 
 
 _M16 = np.uint64(0xFFFF)

@@ -52,3 +52,40 @@ def inv_power_float(base: int, exponent: int) -> float:
     if exponent * math.log2(base) > 1100:  # below 2^-1100: rounds to 0.0
         return 0.0
     return float(Fraction(1, base ** exponent))
+
+
+# ----------------------------------------------------------------------------- closed_forms' float helpers
+def _hazard_logs(log_pu: float, units: np.ndarray) -> np.ndarray:
+    """log A with A = -U·log(1 - p_u): P(clause missed by all U units) = exp(-A)."""
+    return np.log(units) + log_neg_log1m(log_pu)
+
+
+def _miss_cover_from_log_hazard(log_a: np.ndarray, *, complement: bool, log: bool):
+    """From log A: P(covered) = -expm1(-A) (or P(missed) = exp(-A) when ``complement``)."""
+    with np.errstate(over="ignore"):
+        a = np.exp(log_a)  # inf when A is astronomically large: exp(-inf) = 0 is right
+    if complement:
+        return -a if log else np.exp(-a)
+    cov = -np.expm1(-a)
+    if not log:
+        return cov
+    # log(1 - e^-A): log(-expm1(-A)) is accurate for small A, log1p(-e^-A) for large A
+    with np.errstate(divide="ignore"):  # both branches are evaluated; A -> 0 gives -inf
+        return np.where(a < math.log(2), _safe_log(cov), np.log1p(-np.exp(-a)))
+
+
+def _safe_log(x: np.ndarray) -> np.ndarray:
+    out = np.full(np.shape(x), -np.inf)
+    pos = x > 0
+    out[pos] = np.log(x[pos])
+    return out
+
+
+def _units(n_parents: tuple, per_parent: int) -> np.ndarray:
+    """Units U = N·per_parent as float64 (huge ints are fine: logs are taken of them)."""
+    return np.array([float(n) * per_parent for n in n_parents], dtype=np.float64)
+
+
+def _shape(values, scalar: bool):
+    arr = np.asarray(values, dtype=np.float64)
+    return float(arr[0]) if scalar else arr
