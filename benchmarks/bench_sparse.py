@@ -282,6 +282,17 @@ def _bytes_dense(model) -> int:
     return sum(p.numel() * p.element_size() for p in model.parameters())
 
 
+def _finish(args, argv, rows, load_before) -> int:
+    """Print the load average after the run and write ``--json`` (rows, loads, clock, argv)."""
+    load_after = os.getloadavg()
+    print(f"# load average after: {load_after[0]:.2f} {load_after[1]:.2f} {load_after[2]:.2f}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(dict(rows=rows, load_before=load_before, load_after=load_after, clock=args.clock,
+                           argv=sys.argv[1:] if argv is None else list(argv)), f, indent=1)
+    return 0
+
+
 def main(argv=None) -> int:
     try:
         args = _parse_args(argv)
@@ -307,14 +318,7 @@ def main(argv=None) -> int:
     if args.n_partitions is not None:
         print(f"# load average before: {load_before[0]:.2f} (cores: {os.cpu_count()}); clock={args.clock}; "
               "ratios = time / dense parent time, same batch and threads", flush=True)
-        rows = grouped_table(args, clock)
-        load_after = os.getloadavg()
-        print(f"# load average after: {load_after[0]:.2f} {load_after[1]:.2f} {load_after[2]:.2f}")
-        if args.json:
-            with open(args.json, "w") as f:
-                json.dump(dict(rows=rows, load_before=load_before, load_after=load_after, clock=args.clock,
-                               argv=sys.argv[1:] if argv is None else list(argv)), f, indent=1)
-        return 0
+        return _finish(args, argv, grouped_table(args, clock), load_before)
     rows = []
     header = (
         "| net | alpha | batch | thr | parent us | fpe/parent | (min) | wide/parent | csr/parent | ours_dense/parent "
@@ -388,13 +392,7 @@ def main(argv=None) -> int:
                         f"{ratio['ours_dense']:.2f} | {kinds} | {bytes_parent} / {bytes_fpe} / {bytes_wide} |",
                         flush=True,
                     )
-    load_after = os.getloadavg()
-    print(f"# load average after: {load_after[0]:.2f} {load_after[1]:.2f} {load_after[2]:.2f}")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(dict(rows=rows, load_before=load_before, load_after=load_after, clock=args.clock,
-                           argv=sys.argv[1:] if argv is None else list(argv)), f, indent=1)
-    return 0
+    return _finish(args, argv, rows, load_before)
 
 
 if __name__ == "__main__":

@@ -49,10 +49,11 @@ from typing import Any
 
 import numpy as np
 
-from fpe_common.atomic import atomic_path, atomic_write
+from fpe_common.atomic import atomic_write
 from fpe_common.checks import check_int
 from fpe_common.cli import OneLineArgumentParser, run_main
 
+from .chunks import INTERRUPTED, cli_result, load_chunk, open_cache, save_chunk
 from .embeddings import save_embeddings
 from .readers import DATASETS, DataMissingError, dataset_splits, digest
 
@@ -143,26 +144,6 @@ def _chunk_path(cache: Path, split: str, k: int) -> Path:
     return cache / f"{split}-{k:06d}.npy"
 
 
-def _load_chunk(path: Path, rows: int, dim: int | None) -> np.ndarray | None:
-    """A finished chunk, or None if it is missing or unusable (then it is recomputed)."""
-    if not path.is_file():
-        return None
-    try:
-        arr = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError):
-        print(f"embed: chunk {path.name} is unreadable; recomputing it", file=sys.stderr)
-        return None
-    if arr.ndim != 2 or arr.shape[0] != rows or (dim is not None and arr.shape[1] != dim) or not np.isfinite(arr).all():
-        print(f"embed: chunk {path.name} has shape {arr.shape} (expected {rows} rows) or non-finite values; recomputing it", file=sys.stderr)
-        return None
-    return arr
-
-
-def _save_atomic_npy(path: Path, arr: np.ndarray) -> None:
-    with atomic_path(path) as tmp, open(tmp, "wb") as fh:  # a handle: np.save would append ".npy"
-        np.save(fh, arr)
-
-
 def extract_embeddings(
     dataset: str,
     data: str | os.PathLike,
@@ -237,19 +218,8 @@ def extract_embeddings(
         "splits": {s.name: {"n": s.n, "ids": s.ids} for s in splits},
         **model_desc,
     }
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    mpath = cache_dir / "manifest.json"
-    if mpath.is_file():
-        try:
-            old = json.loads(mpath.read_text())
-        except json.JSONDecodeError:
-            old = None
-        if old != manifest:
-            raise ValueError(
-                f"cache {str(cache_dir)!r} was made with other settings or data; remove it or pass another --cache"
-            )
-    else:
-        atomic_write(mpath, json.dumps(manifest, indent=1, sort_keys=True))
+    open_cache(cache_dir, manifest,
+               f"cache {str(cache_dir)!r} was made with other settings or data; remove it or pass another --cache")
 
     def embed(images: list) -> np.ndarray:
         if net is None:  # raw pixels / 255, channels first
@@ -285,13 +255,13 @@ def extract_embeddings(
         for k in range(n_chunks):
             i0, i1 = k * chunk_size, min((k + 1) * chunk_size, split.n)
             path = _chunk_path(cache_dir, split.name, k)
-            arr = _load_chunk(path, i1 - i0, dim)
+            arr = load_chunk(path, i1 - i0, dim, warn=True)
             if arr is None:
                 if max_chunks is not None and new_chunks >= max_chunks:
                     bar.close()
                     return None
                 arr = embed(split.load(i0, i1))
-                _save_atomic_npy(path, arr)
+                save_chunk(path, arr)
                 new_chunks += 1
                 bar.update(i1 - i0)
             dim = arr.shape[1]
@@ -302,7 +272,7 @@ def extract_embeddings(
         parts = []
         for k in range(n_chunks):
             rows = min(chunk_size, split.n - k * chunk_size)
-            arr = _load_chunk(_chunk_path(cache_dir, split.name, k), rows, dim)
+            arr = load_chunk(_chunk_path(cache_dir, split.name, k), rows, dim, warn=True)
             if arr is None:  # pragma: no cover - the cache changed under us
                 raise ValueError(f"cache chunk {split.name}-{k} disappeared or broke during assembly; run again")
             parts.append(arr)
@@ -361,21 +331,15 @@ def _main(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
     options = ("model", "features", "batch_size", "chunk_size", "cache", "keep_cache", "device", "normalize",
                "n_classes", "class_seed", "max_per_class", "max_chunks", "offline")
-    out = extract_embeddings(args.dataset, args.data, args.out, **{k: getattr(args, k) for k in options},
-                             progress=args.progress or sys.stderr.isatty())
-    if out is None:
-        print("stopped after --max-chunks new chunks; run the same command again to resume", file=sys.stderr)
-        return 3
-    print(f"wrote {out}")
-    return 0
+    return cli_result(extract_embeddings(args.dataset, args.data, args.out, **{k: getattr(args, k) for k in options},
+                                         progress=args.progress or sys.stderr.isatty()))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """CLI entry point. Exit codes: 0 done, 2 bad input or missing data/model (one line on
     stderr), 3 stopped by --max-chunks (resume with the same command), 130 interrupted
     (resume likewise)."""
-    return run_main(_main, argv, prog=PROG,
-                    interrupted="interrupted: finished chunks are cached; run the same command again to resume")
+    return run_main(_main, argv, prog=PROG, interrupted=INTERRUPTED)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,6 @@ timing) that the vision experiments read like any CLIP embedding file.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import shutil
 import sys
@@ -33,10 +32,11 @@ from pathlib import Path
 
 import numpy as np
 
-from fpe_common.atomic import atomic_dir, atomic_path, atomic_write
+from fpe_common.atomic import atomic_dir
 from fpe_common.checks import check_int
 from fpe_common.cli import OneLineArgumentParser, run_main
 
+from .chunks import INTERRUPTED, cli_result, load_chunk, open_cache, save_chunk
 from .docstrings import Corpus, build_corpus, load_corpus, save_corpus
 from .embeddings import save_embeddings
 from .readers import DataMissingError
@@ -125,16 +125,6 @@ def embed_texts(texts: Sequence[str], tokenizer, model, *, max_length: int = 128
     return out
 
 
-def _load_chunk(path: Path, rows: int) -> np.ndarray | None:
-    if not path.is_file():
-        return None
-    try:
-        arr = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError):
-        return None
-    return arr if arr.ndim == 2 and arr.shape[0] == rows and np.isfinite(arr).all() else None
-
-
 def extract_text_embeddings(corpus: Corpus, out: str | os.PathLike, *, model_dir: str | os.PathLike | None = None,
                             max_length: int = 128, batch_size: int = 64, chunk_size: int = 512,
                             cache: str | os.PathLike | None = None, keep_cache: bool = False,
@@ -161,24 +151,14 @@ def extract_text_embeddings(corpus: Corpus, out: str | os.PathLike, *, model_dir
     manifest = {"texts": text_digest, "n": n, "weights": digest, "max_length": max_length, "chunk_size": chunk_size,
                 "embed_version": EMBED_VERSION}
     cache_dir = Path(cache) if cache is not None else out.with_name(out.name + ".cache")
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    mpath = cache_dir / "manifest.json"
-    if mpath.is_file():
-        try:
-            old = json.loads(mpath.read_text())
-        except json.JSONDecodeError:
-            old = None
-        if old != manifest:
-            raise ValueError(f"cache {str(cache_dir)!r} was made with other settings or texts; remove it "
-                             "or pass another cache")
-    else:
-        atomic_write(mpath, json.dumps(manifest, indent=1, sort_keys=True))
+    open_cache(cache_dir, manifest, f"cache {str(cache_dir)!r} was made with other settings or texts; remove it "
+                                    "or pass another cache")
     from tqdm.auto import tqdm
 
     n_chunks = -(-n // chunk_size)
     path_of = [cache_dir / f"chunk-{k:06d}.npy" for k in range(n_chunks)]
     rows_of = [min(chunk_size, n - k * chunk_size) for k in range(n_chunks)]
-    done = [_load_chunk(p, r) is not None for p, r in zip(path_of, rows_of)]
+    done = [load_chunk(p, r) is not None for p, r in zip(path_of, rows_of)]
     bar = tqdm(total=n, initial=sum(r for r, d in zip(rows_of, done) if d), desc="embed docstrings",
                unit="text", disable=not progress, leave=False)
     new = 0
@@ -192,13 +172,12 @@ def extract_text_embeddings(corpus: Corpus, out: str | os.PathLike, *, model_dir
             return None
         i0 = k * chunk_size
         arr = embed_texts(corpus.texts[i0:i0 + rows_of[k]], tok, net, max_length=max_length, batch_size=batch_size)
-        with atomic_path(path_of[k]) as tmp, open(tmp, "wb") as fh:
-            np.save(fh, arr)
+        save_chunk(path_of[k], arr)
         new += 1
         bar.update(rows_of[k])
     bar.close()
     seconds = time.perf_counter() - t0
-    X = np.concatenate([_load_chunk(p, r) for p, r in zip(path_of, rows_of)])
+    X = np.concatenate([load_chunk(p, r) for p, r in zip(path_of, rows_of)])
     y = np.asarray(corpus.labels, dtype=np.int64)
     test = np.asarray([s == "test" for s in corpus.split])
     meta = {
@@ -261,17 +240,11 @@ def _parser() -> OneLineArgumentParser:
 
 def _main(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
-    out = build_text_data(args.store, model_dir=args.model_dir, max_length=args.max_length,
-                          batch_size=args.batch_size, chunk_size=args.chunk_size, max_chunks=args.max_chunks,
-                          progress=args.progress or sys.stderr.isatty())
-    if out is None:
-        print("stopped after --max-chunks new chunks; run the same command again to resume", file=sys.stderr)
-        return 3
-    print(f"wrote {out}")
-    return 0
+    return cli_result(build_text_data(args.store, model_dir=args.model_dir, max_length=args.max_length,
+                                      batch_size=args.batch_size, chunk_size=args.chunk_size,
+                                      max_chunks=args.max_chunks, progress=args.progress or sys.stderr.isatty()))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """CLI entry point: 0 done, 2 bad input or missing model, 3 stopped by --max-chunks, 130 interrupted."""
-    return run_main(_main, argv, prog=PROG,
-                    interrupted="interrupted: finished chunks are cached; run the same command again to resume")
+    return run_main(_main, argv, prog=PROG, interrupted=INTERRUPTED)

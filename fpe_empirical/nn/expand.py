@@ -47,7 +47,7 @@ from torch import nn
 
 from fpe_common.checks import check_choice, check_int
 
-from .expand_module import expand_module
+from .expand_module import _prune, expand_module
 from .models import MLP, MaskedLinear, count_nonzero
 from .strategies import STRATEGIES as _REGISTRY, LayerSplit, SplitStrategy, get_strategy
 from .strategies.gram import gram_groups, silhouette
@@ -165,33 +165,7 @@ def prune_to(model: MLP, touched: list[int], target: int) -> None:
     excess = count_nonzero(model) - target
     if excess < 0:  # pragma: no cover - a split only adds parameters
         raise RuntimeError(f"the split lost parameters: {excess}")
-    if excess == 0:
-        return
-    values, where = [], []
-    for li in touched:
-        w = model.layers[li].masked_weight().detach().reshape(-1)
-        live = torch.nonzero(w != 0).reshape(-1)
-        values.append(w[live].abs().double().cpu().numpy())
-        where.append((li, live.cpu().numpy()))
-    pool = np.concatenate(values)
-    if excess >= pool.size:
-        # bias / LayerNorm copies are counted but not prunable: on tiny layers they can
-        # outnumber the weights, and the budget is then unreachable (or leaves no weight)
-        raise ValueError(
-            f"cannot keep the non-zero count: the split adds {excess} parameters but the touched "
-            f"layers hold only {pool.size} live weights to prune; use a smaller alpha or wider layers"
-        )
-    # stable sort: ties by position (layer order, then row-major index)
-    chosen = np.argsort(pool, kind="stable")[:excess]
-    offsets = np.cumsum([0] + [v.size for v in values])
-    for k, (li, live) in enumerate(where):
-        sel = chosen[(chosen >= offsets[k]) & (chosen < offsets[k + 1])] - offsets[k]
-        if sel.size == 0:
-            continue
-        layer = model.layers[li]
-        flat_idx = torch.from_numpy(live[sel]).to(layer.mask.device)
-        layer.mask.view(-1)[flat_idx] = False
-        layer.weight.view(-1)[flat_idx] = 0
+    _prune([model.layers[li] for li in touched], excess)
 
 
 def _resolve(model, alpha, strategy, layers, seed, given: dict) -> tuple[SplitStrategy, list[int], int, int, dict]:

@@ -208,7 +208,8 @@ def _split_pair(module: nn.Module, a: str, b: str, alpha: int, spec: SplitStrate
 @torch.no_grad()
 def _prune(layers: list[MaskedLinear], excess: int) -> None:
     """Prune the ``excess`` smallest-magnitude live weights of ``layers`` (pooled; ties by
-    layer order, then row-major position)."""
+    layer order, then row-major position): the one pruning rule of ``fpe_expand`` (``prune_to``)
+    and ``expand_module``."""
     if excess == 0:
         return
     values, where = [], []
@@ -219,10 +220,13 @@ def _prune(layers: list[MaskedLinear], excess: int) -> None:
         where.append(live.cpu().numpy())
     pool = np.concatenate(values)
     if excess >= pool.size:
+        # bias / LayerNorm copies are counted but not prunable: on tiny layers they can
+        # outnumber the weights, and the budget is then unreachable (or leaves no weight)
         raise ValueError(
             f"cannot keep the non-zero count: the split adds {excess} parameters but the touched "
             f"layers hold only {pool.size} live weights to prune; use a smaller alpha or wider layers"
         )
+    # stable sort: ties by position (layer order, then row-major index)
     chosen = np.argsort(pool, kind="stable")[:excess]
     offsets = np.cumsum([0] + [v.size for v in values])
     for k, layer in enumerate(layers):

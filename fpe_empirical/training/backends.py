@@ -30,18 +30,23 @@ from .wide import train_wide, wide_compatible
 __all__ = ["TRAINERS", "train_many", "train_auto", "train_wide_auto"]
 
 
-def train_auto(models, data, settings, seeds, *, progress: bool = False) -> list[TrainHistory]:
-    """Stack the models ``ensemble_compatible`` accepts, train the others one at a time."""
-    stacked = [i for i, m in enumerate(models) if ensemble_compatible(m) is None]
-    looped = sorted(set(range(len(models))) - set(stacked))
+def _dispatch(parts, models, data, settings, seeds, progress) -> list[TrainHistory]:
+    """Run each ``(indices, trainer)`` of ``parts`` on its models; results in the models' order."""
     out: list[TrainHistory | None] = [None] * len(models)
-    for idx, fn in ((stacked, train_ensemble), (looped, train_each)):
+    for idx, fn in parts:
         if idx:
             hist = fn([models[i] for i in idx], [data[i] for i in idx], [settings[i] for i in idx],
                       [seeds[i] for i in idx], progress=progress)
             for i, h in zip(idx, hist):
                 out[i] = h
     return out  # type: ignore[return-value]
+
+
+def train_auto(models, data, settings, seeds, *, progress: bool = False) -> list[TrainHistory]:
+    """Stack the models ``ensemble_compatible`` accepts, train the others one at a time."""
+    stacked = [i for i, m in enumerate(models) if ensemble_compatible(m) is None]
+    looped = sorted(set(range(len(models))) - set(stacked))
+    return _dispatch(((stacked, train_ensemble), (looped, train_each)), models, data, settings, seeds, progress)
 
 
 def train_wide_auto(models, data, settings, seeds, *, progress: bool = False) -> list[TrainHistory]:
@@ -49,14 +54,7 @@ def train_wide_auto(models, data, settings, seeds, *, progress: bool = False) ->
     for the rest."""
     wide = [i for i, m in enumerate(models) if wide_compatible(m) is None and data[i][0].dtype == torch.float32]
     rest = sorted(set(range(len(models))) - set(wide))
-    out: list[TrainHistory | None] = [None] * len(models)
-    for idx, fn in ((wide, train_wide), (rest, train_auto)):
-        if idx:
-            hist = fn([models[i] for i in idx], [data[i] for i in idx], [settings[i] for i in idx],
-                      [seeds[i] for i in idx], progress=progress)
-            for i, h in zip(idx, hist):
-                out[i] = h
-    return out  # type: ignore[return-value]
+    return _dispatch(((wide, train_wide), (rest, train_auto)), models, data, settings, seeds, progress)
 
 
 #: backend name -> trainer
