@@ -38,7 +38,7 @@ import numba
 import numpy as np
 from numba import njit, types
 from numba.core import cgutils
-from numba.extending import intrinsic
+from numba.extending import intrinsic, overload
 
 __all__ = [
     "R",
@@ -120,6 +120,29 @@ def _store(y_row, acc, relu, tb):
             y_row[t] = acc[t]
 
 
+def _input_row(Xb, cg, k):  # pragma: no cover - compiled only, see the overload
+    """Input row ``k`` of a tile: ``Xb[k]``, or ``Xb[cg[k]]`` when ``cg`` is an index array."""
+
+
+@overload(_input_row, inline="always")
+def _input_row_impl(Xb, cg, k):
+    # chosen by type at compile time: the dense kernels keep their plain loads
+    if isinstance(cg, types.NoneType):
+        return lambda Xb, cg, k: Xb[k]
+    return lambda Xb, cg, k: Xb[cg[k]]
+
+
+def _sample_row(X, s, blk):  # pragma: no cover - compiled only, see the overload
+    """Sample ``s``'s input: ``X[s]``, or ``X[s, blk]`` when ``blk`` is a block index."""
+
+
+@overload(_sample_row, inline="always")
+def _sample_row_impl(X, s, blk):
+    if isinstance(blk, types.NoneType):
+        return lambda X, s, blk: X[s]
+    return lambda X, s, blk: X[s, blk]
+
+
 def _make_tiled(TB: int):
     @njit(cache=True, nogil=True, fastmath=_FM)
     def kernel(goff, n_chunks, vals, idx, bias, perm, X, Y, relu, lo, hi):
@@ -184,53 +207,60 @@ def _make_tiled(TB: int):
     return kernel
 
 
+@njit(inline="always")
+def _tiled_group(W, b, g, bias, perm, X, Y, cg, relu, a0, a1, a2, a3, tb):
+    """Dense and grouped tiled layers: the R = 4 rows of group ``g`` (``W (ng*R, d)``), each
+    input row of tile ``b`` read once for the 4 rows; row ``k`` is ``X[b, k]`` (``cg`` None,
+    dense) or the gather ``X[b, cg[k]]`` (grouped: the slice's shared input rows)."""
+    n = W.shape[1]
+    Xb = X[b]
+    w0 = W[4 * g]
+    w1 = W[4 * g + 1]
+    w2 = W[4 * g + 2]
+    w3 = W[4 * g + 3]
+    c0 = bias[g, 0]
+    c1 = bias[g, 1]
+    c2 = bias[g, 2]
+    c3 = bias[g, 3]
+    for t in range(tb):
+        a0[t] = c0
+        a1[t] = c1
+        a2[t] = c2
+        a3[t] = c3
+    for k in range(n):
+        v0 = w0[k]
+        v1 = w1[k]
+        v2 = w2[k]
+        v3 = w3[k]
+        x = _input_row(Xb, cg, k)
+        for t in range(tb):
+            a0[t] += v0 * x[t]
+            a1[t] += v1 * x[t]
+            a2[t] += v2 * x[t]
+            a3[t] += v3 * x[t]
+    base = g * 4
+    if perm[base] >= 0:
+        _store(Y[b, perm[base]], a0, relu, tb)
+    if perm[base + 1] >= 0:
+        _store(Y[b, perm[base + 1]], a1, relu, tb)
+    if perm[base + 2] >= 0:
+        _store(Y[b, perm[base + 2]], a2, relu, tb)
+    if perm[base + 3] >= 0:
+        _store(Y[b, perm[base + 3]], a3, relu, tb)
+
+
 def _make_tiled_dense(TB: int):
     @njit(cache=True, nogil=True, fastmath=_FM)
     def kernel(W, bias, perm, X, Y, relu, lo, hi):
         # W (ng*R, in); bias (ng, R); perm (ng*R,); X (nb, in, TB); Y (nb, out, TB)
         ng = W.shape[0] // 4
-        n_in = W.shape[1]
+        a0 = numba.carray(_stack(W, TB), TB)
+        a1 = numba.carray(_stack(W, TB), TB)
+        a2 = numba.carray(_stack(W, TB), TB)
+        a3 = numba.carray(_stack(W, TB), TB)
         for task in range(lo, hi):
             b = task // ng
-            g = task - b * ng
-            Xb = X[b]
-            w0 = W[4 * g]
-            w1 = W[4 * g + 1]
-            w2 = W[4 * g + 2]
-            w3 = W[4 * g + 3]
-            a0 = numba.carray(_stack(W, TB), TB)
-            a1 = numba.carray(_stack(W, TB), TB)
-            a2 = numba.carray(_stack(W, TB), TB)
-            a3 = numba.carray(_stack(W, TB), TB)
-            c0 = bias[g, 0]
-            c1 = bias[g, 1]
-            c2 = bias[g, 2]
-            c3 = bias[g, 3]
-            for t in range(TB):
-                a0[t] = c0
-                a1[t] = c1
-                a2[t] = c2
-                a3[t] = c3
-            for k in range(n_in):
-                v0 = w0[k]
-                v1 = w1[k]
-                v2 = w2[k]
-                v3 = w3[k]
-                x = Xb[k]
-                for t in range(TB):
-                    a0[t] += v0 * x[t]
-                    a1[t] += v1 * x[t]
-                    a2[t] += v2 * x[t]
-                    a3[t] += v3 * x[t]
-            base = g * 4
-            if perm[base] >= 0:
-                _store(Y[b, perm[base]], a0, relu, TB)
-            if perm[base + 1] >= 0:
-                _store(Y[b, perm[base + 1]], a1, relu, TB)
-            if perm[base + 2] >= 0:
-                _store(Y[b, perm[base + 2]], a2, relu, TB)
-            if perm[base + 3] >= 0:
-                _store(Y[b, perm[base + 3]], a3, relu, TB)
+            _tiled_group(W, b, task - b * ng, bias, perm, X, Y, None, relu, a0, a1, a2, a3, TB)
 
     return kernel
 
@@ -279,49 +309,14 @@ def _make_tiled_shared(TB: int):
         # grouped layer: W (ng*R, d), the R rows of slice g share the input rows
         # cols[slice_block[g]] (d,); as the dense kernel, but each input row read is a gather
         ng = W.shape[0] // 4
-        d = W.shape[1]
+        a0 = numba.carray(_stack(W, TB), TB)
+        a1 = numba.carray(_stack(W, TB), TB)
+        a2 = numba.carray(_stack(W, TB), TB)
+        a3 = numba.carray(_stack(W, TB), TB)
         for task in range(lo, hi):
             b = task // ng
             g = task - b * ng
-            Xb = X[b]
-            cg = cols[slice_block[g]]
-            w0 = W[4 * g]
-            w1 = W[4 * g + 1]
-            w2 = W[4 * g + 2]
-            w3 = W[4 * g + 3]
-            a0 = numba.carray(_stack(W, TB), TB)
-            a1 = numba.carray(_stack(W, TB), TB)
-            a2 = numba.carray(_stack(W, TB), TB)
-            a3 = numba.carray(_stack(W, TB), TB)
-            c0 = bias[g, 0]
-            c1 = bias[g, 1]
-            c2 = bias[g, 2]
-            c3 = bias[g, 3]
-            for t in range(TB):
-                a0[t] = c0
-                a1[t] = c1
-                a2[t] = c2
-                a3[t] = c3
-            for k in range(d):
-                v0 = w0[k]
-                v1 = w1[k]
-                v2 = w2[k]
-                v3 = w3[k]
-                x = Xb[cg[k]]
-                for t in range(TB):
-                    a0[t] += v0 * x[t]
-                    a1[t] += v1 * x[t]
-                    a2[t] += v2 * x[t]
-                    a3[t] += v3 * x[t]
-            base = g * 4
-            if perm[base] >= 0:
-                _store(Y[b, perm[base]], a0, relu, TB)
-            if perm[base + 1] >= 0:
-                _store(Y[b, perm[base + 1]], a1, relu, TB)
-            if perm[base + 2] >= 0:
-                _store(Y[b, perm[base + 2]], a2, relu, TB)
-            if perm[base + 3] >= 0:
-                _store(Y[b, perm[base + 3]], a3, relu, TB)
+            _tiled_group(W, b, g, bias, perm, X, Y, cols[slice_block[g]], relu, a0, a1, a2, a3, TB)
 
     return kernel
 
@@ -371,26 +366,32 @@ def rows_kernel(goff, n_chunks, vals, idx, bias, perm, X, Y, relu, lo, hi):
                 y[perm[base + 3]] = a3
 
 
+@njit(inline="always")
+def _rows_group(W, g, bias, perm, X, blk, Y, relu):
+    """Small batch, dense and grouped layers: the R = 4 rows of group ``g`` as dense dots
+    with sample ``s``'s input ``X[s]`` (``blk`` None) or ``X[s, blk]`` (grouped, permuted)."""
+    d = W.shape[1]
+    for r in range(4):
+        row = perm[4 * g + r]
+        if row < 0:
+            continue
+        wr = W[4 * g + r]
+        c = bias[g, r]
+        for s in range(X.shape[0]):
+            x = _sample_row(X, s, blk)
+            a = c
+            for k in range(d):
+                a += wr[k] * x[k]
+            if relu:
+                a = a if (a > 0 or a != a) else 0
+            Y[s, row] = a
+
+
 @njit(cache=True, nogil=True, fastmath=_FM)
 def rows_dense_kernel(W, bias, perm, X, Y, relu, lo, hi):
     """Small batch, dense layer ``W (ng*R, in)``; tasks are groups."""
-    B = X.shape[0]
-    n_in = W.shape[1]
     for g in range(lo, hi):
-        for r in range(4):
-            row = perm[4 * g + r]
-            if row < 0:
-                continue
-            wr = W[4 * g + r]
-            c = bias[g, r]
-            for s in range(B):
-                x = X[s]
-                a = c
-                for k in range(n_in):
-                    a += wr[k] * x[k]
-                if relu:
-                    a = a if (a > 0 or a != a) else 0
-                Y[s, row] = a
+        _rows_group(W, g, bias, perm, X, None, Y, relu)
 
 
 @njit(cache=True, nogil=True)
@@ -409,24 +410,8 @@ def gather_blocks(X, cols, XG):
 def rows_shared_kernel(W, slice_block, bias, perm, XG, Y, relu, lo, hi):
     """Small batch, grouped layer: the R rows of slice g are dense dots with the permuted
     input ``XG[s, slice_block[g]]`` (``gather_blocks``); tasks are slices."""
-    B = XG.shape[0]
-    d = W.shape[1]
     for g in range(lo, hi):
-        blk = slice_block[g]
-        for r in range(4):
-            row = perm[4 * g + r]
-            if row < 0:
-                continue
-            wr = W[4 * g + r]
-            c = bias[g, r]
-            for s in range(B):
-                x = XG[s, blk]
-                a = c
-                for k in range(d):
-                    a += wr[k] * x[k]
-                if relu:
-                    a = a if (a > 0 or a != a) else 0
-                Y[s, row] = a
+        _rows_group(W, g, bias, perm, XG, slice_block[g], Y, relu)
 
 
 @njit(cache=True, nogil=True, fastmath=_FM)
