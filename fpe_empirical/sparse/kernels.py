@@ -132,6 +132,17 @@ def _input_row_impl(Xb, cg, k):
     return lambda Xb, cg, k: Xb[cg[k]]
 
 
+def _slice_cols(cols, slice_block, g):  # pragma: no cover - compiled only, see the overload
+    """Group ``g``'s input rows ``cols[slice_block[g]]``, or None for a dense layer (``cols`` None)."""
+
+
+@overload(_slice_cols, inline="always")
+def _slice_cols_impl(cols, slice_block, g):
+    if isinstance(cols, types.NoneType):
+        return lambda cols, slice_block, g: None
+    return lambda cols, slice_block, g: cols[slice_block[g]]
+
+
 def _sample_row(X, s, blk):  # pragma: no cover - compiled only, see the overload
     """Sample ``s``'s input: ``X[s]``, or ``X[s, blk]`` when ``blk`` is a block index."""
 
@@ -208,59 +219,65 @@ def _make_tiled(TB: int):
 
 
 @njit(inline="always")
-def _tiled_group(W, b, g, bias, perm, X, Y, cg, relu, a0, a1, a2, a3, tb):
-    """Dense and grouped tiled layers: the R = 4 rows of group ``g`` (``W (ng*R, d)``), each
-    input row of tile ``b`` read once for the 4 rows; row ``k`` is ``X[b, k]`` (``cg`` None,
-    dense) or the gather ``X[b, cg[k]]`` (grouped: the slice's shared input rows)."""
+def _tiled_groups(W, cols, slice_block, bias, perm, X, Y, relu, lo, hi, tb):
+    """Dense and grouped tiled layers, tasks ``lo .. hi`` (task = tile ``b`` · ng + group
+    ``g``): the R = 4 rows of group ``g`` (``W (ng*R, d)``), each input row of the tile read
+    once for the 4 rows; row ``k`` is ``X[b, k]`` (``cols`` None: dense) or the gather
+    ``X[b, cols[slice_block[g], k]]`` (grouped: the slice's shared input rows).
+
+    ``tb`` is the caller's constant tile width: inlined (Numba IR), it stays a literal, so the
+    accumulators are entry-block stack arrays of the caller as in ``_make_tiled``."""
+    a0 = numba.carray(_stack(W, tb), tb)
+    a1 = numba.carray(_stack(W, tb), tb)
+    a2 = numba.carray(_stack(W, tb), tb)
+    a3 = numba.carray(_stack(W, tb), tb)
+    ng = W.shape[0] // 4
     n = W.shape[1]
-    Xb = X[b]
-    w0 = W[4 * g]
-    w1 = W[4 * g + 1]
-    w2 = W[4 * g + 2]
-    w3 = W[4 * g + 3]
-    c0 = bias[g, 0]
-    c1 = bias[g, 1]
-    c2 = bias[g, 2]
-    c3 = bias[g, 3]
-    for t in range(tb):
-        a0[t] = c0
-        a1[t] = c1
-        a2[t] = c2
-        a3[t] = c3
-    for k in range(n):
-        v0 = w0[k]
-        v1 = w1[k]
-        v2 = w2[k]
-        v3 = w3[k]
-        x = _input_row(Xb, cg, k)
+    for task in range(lo, hi):
+        b = task // ng
+        g = task - b * ng
+        cg = _slice_cols(cols, slice_block, g)
+        Xb = X[b]
+        w0 = W[4 * g]
+        w1 = W[4 * g + 1]
+        w2 = W[4 * g + 2]
+        w3 = W[4 * g + 3]
+        c0 = bias[g, 0]
+        c1 = bias[g, 1]
+        c2 = bias[g, 2]
+        c3 = bias[g, 3]
         for t in range(tb):
-            a0[t] += v0 * x[t]
-            a1[t] += v1 * x[t]
-            a2[t] += v2 * x[t]
-            a3[t] += v3 * x[t]
-    base = g * 4
-    if perm[base] >= 0:
-        _store(Y[b, perm[base]], a0, relu, tb)
-    if perm[base + 1] >= 0:
-        _store(Y[b, perm[base + 1]], a1, relu, tb)
-    if perm[base + 2] >= 0:
-        _store(Y[b, perm[base + 2]], a2, relu, tb)
-    if perm[base + 3] >= 0:
-        _store(Y[b, perm[base + 3]], a3, relu, tb)
+            a0[t] = c0
+            a1[t] = c1
+            a2[t] = c2
+            a3[t] = c3
+        for k in range(n):
+            v0 = w0[k]
+            v1 = w1[k]
+            v2 = w2[k]
+            v3 = w3[k]
+            x = _input_row(Xb, cg, k)
+            for t in range(tb):
+                a0[t] += v0 * x[t]
+                a1[t] += v1 * x[t]
+                a2[t] += v2 * x[t]
+                a3[t] += v3 * x[t]
+        base = g * 4
+        if perm[base] >= 0:
+            _store(Y[b, perm[base]], a0, relu, tb)
+        if perm[base + 1] >= 0:
+            _store(Y[b, perm[base + 1]], a1, relu, tb)
+        if perm[base + 2] >= 0:
+            _store(Y[b, perm[base + 2]], a2, relu, tb)
+        if perm[base + 3] >= 0:
+            _store(Y[b, perm[base + 3]], a3, relu, tb)
 
 
 def _make_tiled_dense(TB: int):
     @njit(cache=True, nogil=True, fastmath=_FM)
     def kernel(W, bias, perm, X, Y, relu, lo, hi):
         # W (ng*R, in); bias (ng, R); perm (ng*R,); X (nb, in, TB); Y (nb, out, TB)
-        ng = W.shape[0] // 4
-        a0 = numba.carray(_stack(W, TB), TB)
-        a1 = numba.carray(_stack(W, TB), TB)
-        a2 = numba.carray(_stack(W, TB), TB)
-        a3 = numba.carray(_stack(W, TB), TB)
-        for task in range(lo, hi):
-            b = task // ng
-            _tiled_group(W, b, task - b * ng, bias, perm, X, Y, None, relu, a0, a1, a2, a3, TB)
+        _tiled_groups(W, None, None, bias, perm, X, Y, relu, lo, hi, TB)
 
     return kernel
 
@@ -308,15 +325,7 @@ def _make_tiled_shared(TB: int):
     def kernel(W, cols, slice_block, bias, perm, X, Y, relu, lo, hi):
         # grouped layer: W (ng*R, d), the R rows of slice g share the input rows
         # cols[slice_block[g]] (d,); as the dense kernel, but each input row read is a gather
-        ng = W.shape[0] // 4
-        a0 = numba.carray(_stack(W, TB), TB)
-        a1 = numba.carray(_stack(W, TB), TB)
-        a2 = numba.carray(_stack(W, TB), TB)
-        a3 = numba.carray(_stack(W, TB), TB)
-        for task in range(lo, hi):
-            b = task // ng
-            g = task - b * ng
-            _tiled_group(W, b, g, bias, perm, X, Y, cols[slice_block[g]], relu, a0, a1, a2, a3, TB)
+        _tiled_groups(W, cols, slice_block, bias, perm, X, Y, relu, lo, hi, TB)
 
     return kernel
 
