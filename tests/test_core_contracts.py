@@ -405,7 +405,7 @@ def test_masked_linear_init_is_nn_linear_and_respects_mask():
     (lambda: MaskedLinear(0, 2), ValueError, r"in_features must be an integer >= 1, got 0"),
     (lambda: MaskedLinear(2, 0), ValueError, r"out_features must be an integer >= 1, got 0"),
     (lambda: count_nonzero("x"), TypeError, r"model must be a torch.nn.Module \(e.g. an fpe_empirical.MLP\), got str"),
-    (lambda: fpe_expand("x", 2), TypeError, r"model must be an fpe_empirical.MLP, got str"),
+    (lambda: fpe_expand("x", 2), TypeError, r"model must be a torch.nn.Module \(e.g. an fpe_empirical.MLP\), got str"),
     (lambda: fpe_expand(MLP(6, 3, 1), 2, strategy="two_four"), ValueError,
      r"strategy='two_four' needs in_features of hidden layer 1 to be a multiple of 4, got 6"),
     (lambda: fpe_expand(MLP(8, [4, 4, 4], 1), 2, strategy="clause", groups=[[0, 1]], layers="alternate"), ValueError,

@@ -11,6 +11,7 @@ import pandas as pd
 from fpe_empirical.experiments.grouped import grouped_configs
 from fpe_empirical.results.keys import config_key
 from validation import ledger
+from validation.catalogue import get_claims
 
 
 class _Store:
@@ -39,7 +40,7 @@ def _frame(kind: str, offset: dict[str, float]) -> pd.DataFrame:
 
 
 def test_rows_are_findings_with_rules():
-    claims = [c for c in ledger.get_claims(["grouped.*"])]
+    claims = [c for c in get_claims(["grouped.*"])]
     assert {c.id for c in claims} == {"grouped.dnf-G1-vs-random", "grouped.dnf-G4-vs-random",
                                       "grouped.vision-G1-vs-random", "grouped.vision-G4-vs-random",
                                       "grouped.case-study-G4-vs-random", "grouped.inference-cost"}
@@ -49,7 +50,7 @@ def test_rows_are_findings_with_rules():
 def test_equivalence_rows_on_a_synthetic_store():
     frames = {"dnf-grouped": _frame("dnf-grouped", {"G1": -0.05}), "embedding-grouped": _frame("embedding-grouped", {})}
     ctx = SimpleNamespace(store=_Store(frames))
-    by_id = {c.id: c for c in ledger.get_claims(["grouped.*"])}
+    by_id = {c.id: c for c in get_claims(["grouped.*"])}
     assert by_id["grouped.dnf-G4-vs-random"].evaluate(ctx).verdict == ledger.REPRODUCED
     assert by_id["grouped.dnf-G1-vs-random"].evaluate(ctx).verdict == ledger.NOT_REPRODUCED  # 5 points below
     assert by_id["grouped.vision-G1-vs-random"].evaluate(ctx).verdict == ledger.REPRODUCED

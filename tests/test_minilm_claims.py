@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from validation.ledger import FINDING, NotRun, get_claims
+from validation.catalogue import get_claims
+from validation.ledger import FINDING, NotRun
 from validation.run import Context
 
 

@@ -73,6 +73,10 @@ CATEGORY_OF = {
     "networks.after-pruning": "finding",
     "theory.closed-forms-vs-monte-carlo": "consistency check", "theory.p-approx": "consistency check",
     "theory.collision-ratio-limit": "consistency check", "networks.partition-before-pruning": "consistency check",
+    # beyond the paper (issues 16, 18): every grouped-FPE row and the FPE-inside-MiniLM row
+    "minilm.ffn-expansion-finetune@minilm-docstrings": "finding",
+    **{f"grouped.{r}": "finding" for r in ("dnf-G1-vs-random", "vision-G1-vs-random", "dnf-G4-vs-random",
+                                          "vision-G4-vs-random", "case-study-G4-vs-random", "inference-cost")},
 }
 
 
