@@ -14,6 +14,9 @@ from assertion_guard import Checker, collected_files, main
 from tally import Tally, Totals
 
 TESTS = Path(__file__).resolve().parent
+#: the guard's fixtures: Python source kept as ``.pysrc`` data files, because the ``cases_bad``
+#: functions assert nothing on purpose and must never look like tests to pytest or to any
+#: other scanner of test functions (the guard reads any path it is given)
 CASES = TESTS / "assertion_guard_cases"
 
 
@@ -33,28 +36,28 @@ def test_guard_reports_each_bad_test_and_no_good_one():
     of the good file (plain assert, raises/warns/fail in every spelling, assert_* calls, helpers
     local, nested, imported, imported through another helper, as a callback, via self)."""
     checker = Checker([CASES])
-    bad = checker.offenders([CASES / "cases_bad.py", CASES / "cases_good.py"])
+    bad = checker.offenders([CASES / "cases_bad.pysrc", CASES / "cases_good.pysrc"])
     names = sorted(o.name for o in bad)
     assert names == ["TestBad.test_bad_method", "test_bad_approx_without_assert",
                      "test_bad_calls_a_helper_that_does_not_assert", "test_bad_nested_check_never_called",
                      "test_bad_prints_a_statistic", "test_bad_recursion_without_assert"]
-    assert all(o.path == CASES / "cases_bad.py" for o in bad)
+    assert all(o.path == CASES / "cases_bad.pysrc" for o in bad)
     first = next(o for o in bad if o.name == "test_bad_prints_a_statistic")
-    assert first.line == 12 and "asserts nothing" in str(first) and "cases_bad.py:12" in str(first)
+    assert first.line == 12 and "asserts nothing" in str(first) and "cases_bad.pysrc:12" in str(first)
 
 
 def test_guard_cli_exit_codes(capsys):
     """``python tests/assertion_guard.py FILE``: exit 1 listing offenders, exit 0 when clean."""
-    assert main([str(CASES / "cases_bad.py")]) == 1
+    assert main([str(CASES / "cases_bad.pysrc")]) == 1
     out = capsys.readouterr().out
     assert out.count("asserts nothing") == 6
-    assert main([str(CASES / "cases_good.py")]) == 0
+    assert main([str(CASES / "cases_good.pysrc")]) == 0
     assert capsys.readouterr().out == ""
 
 
 def test_a_new_assertion_free_test_is_caught(tmp_path):
     """Adding a print-only test to an otherwise good module makes the guard fail."""
-    src = (CASES / "cases_good.py").read_text() + "\n\ndef test_new_counts():\n    print('3 inputs tried')\n"
+    src = (CASES / "cases_good.pysrc").read_text() + "\n\ndef test_new_counts():\n    print('3 inputs tried')\n"
     (tmp_path / "test_new.py").write_text(src)
     (tmp_path / "cases_helpers.py").write_text((CASES / "cases_helpers.py").read_text())
     (bad,) = Checker([tmp_path]).offenders([tmp_path / "test_new.py"])
