@@ -413,23 +413,34 @@ def test_no_run_reports_missing_results(tmp_path):
     assert r.provenance["configs_run"] == 0
 
 
-def test_clip_claims_need_embeddings(tmp_path):
-    """Without --embeddings every @clip / @imagenet1k claim is 'not run' with the reason; with a file the
-    claims' configs are built on it (checked without training)."""
+def _check_data_file_rows(tmp_path, rows: dict[str, tuple[str, str | None]]) -> None:
+    """``rows``: claim id -> (CLI option named when its file is missing, Context attribute to
+    build it on, or None). Without files each row is 'not run' with a reason naming the option;
+    given a small embedding file, each row with an attribute is built on it (configs only)."""
     from fpe_empirical.store import ResultStore
     from validation.run import needed_configs
 
-    only = ["vision.fpe-beats-dense-small@clip", "tableA4.values@imagenet1k"]
+    only = list(rows)
     r = validate(profile="quick", store=tmp_path / "s", only=only, run_missing=False)
-    assert [row.outcome.verdict for row in r.rows] == [NOT_RUN, NOT_RUN]
-    assert "--embeddings" in r.rows[0].outcome.reason and "--imagenet1k" in r.rows[1].outcome.reason
+    assert [row.outcome.verdict for row in r.rows] == [NOT_RUN] * len(only)
+    for row, (option, _) in zip(r.rows, rows.values()):
+        assert option in row.outcome.reason
     rng = np.random.default_rng(0)
-    path = tmp_path / "emb.npz"
+    path = tmp_path / "data.npz"
     np.savez(path, X_train=rng.normal(size=(40, 8)).astype(np.float32), y_train=np.arange(40) % 4,
              X_test=rng.normal(size=(20, 8)).astype(np.float32), y_test=np.arange(20) % 4)
-    ctx = Context("quick", ResultStore(tmp_path / "s"), embeddings=str(path))
-    cfgs, blocked = needed_configs(get_claims(["vision.fpe-beats-dense-small@clip"]), ctx)
-    assert not blocked and cfgs and {c.dataset for c in cfgs} == {str(path)}
+    for cid, (_, attr) in rows.items():
+        if attr is not None:
+            ctx = Context("quick", ResultStore(tmp_path / "s"), **{attr: str(path)})
+            cfgs, blocked = needed_configs(get_claims([cid]), ctx)
+            assert not blocked and cfgs and {c.dataset for c in cfgs} == {str(path)}
+
+
+def test_clip_claims_need_embeddings(tmp_path):
+    """Without --embeddings every @clip / @imagenet1k claim is 'not run' with the reason; with a file the
+    claims' configs are built on it (checked without training)."""
+    _check_data_file_rows(tmp_path, {"vision.fpe-beats-dense-small@clip": ("--embeddings", "embeddings"),
+                                     "tableA4.values@imagenet1k": ("--imagenet1k", None)})
 
 
 def test_clip_claims_run_on_an_embedding_file(tmp_path, one_thread):
@@ -617,18 +628,6 @@ def test_cluster_bootstrap_resamples_configurations():
 def test_fashionmnist_and_imagenet100_rows_run_with_their_files(tmp_path):
     """The Figure 5 rows on FashionMNIST / ImageNet-100 are not run without their files (the reason
     names the option) and are built on the file when it is given (configs only, no training)."""
-    from fpe_empirical.store import ResultStore
-    from validation.run import needed_configs
-
-    only = ["vision.fpe-beats-dense-small@fashionmnist", "vision.gains-shrink-with-width@imagenet100"]
-    r = validate(profile="quick", store=tmp_path / "s", only=only, run_missing=False)
-    assert [row.outcome.verdict for row in r.rows] == [NOT_RUN, NOT_RUN]
-    assert "--fashionmnist" in r.rows[0].outcome.reason and "--imagenet100" in r.rows[1].outcome.reason
-    rng = np.random.default_rng(0)
-    path = tmp_path / "fm.npz"
-    np.savez(path, X_train=rng.normal(size=(40, 8)).astype(np.float32), y_train=np.arange(40) % 4,
-             X_test=rng.normal(size=(20, 8)).astype(np.float32), y_test=np.arange(20) % 4)
-    for attr, cid in (("fashionmnist", only[0]), ("imagenet100", only[1])):
-        ctx = Context("quick", ResultStore(tmp_path / "s"), **{attr: str(path)})
-        cfgs, blocked = needed_configs(get_claims([cid]), ctx)
-        assert not blocked and cfgs and {c.dataset for c in cfgs} == {str(path)}
+    _check_data_file_rows(tmp_path, {
+        "vision.fpe-beats-dense-small@fashionmnist": ("--fashionmnist", "fashionmnist"),
+        "vision.gains-shrink-with-width@imagenet100": ("--imagenet100", "imagenet100")})
