@@ -128,19 +128,9 @@ def draw(dnf: pd.DataFrame, vision: pd.DataFrame | None, bench: dict | None):
 
 
 def _frames(ctx):
-    from fpe_empirical.experiments.grouped import grouped_configs
-    from fpe_empirical.results.keys import config_key
+    from fpe_empirical.experiments.grouped import stored_study
 
-    out = {}
-    for kind in ("dnf-grouped", "embedding-grouped"):
-        table = ctx.store.load(kind=kind)
-        out[kind] = None
-        for scale in ("full", "small"):
-            keys = {config_key(c) for c in grouped_configs(scale) if type(c).kind == kind}
-            got = table[table["key"].isin(keys)] if len(table) else table
-            if len(got) and got["key"].nunique() == len(keys):
-                out[kind] = (got.reset_index(drop=True), scale)
-                break
+    out = {kind: stored_study(ctx.store, kind) for kind in ("dnf-grouped", "embedding-grouped")}
     if out["dnf-grouped"] is None:
         raise MissingResults(f"the grouped study is not in {ctx.store.root}: run "
                              f"`python -m fpe_empirical.grouped_experiment --out {ctx.store.root} --scale small`")

@@ -42,7 +42,6 @@ from fpe_common.cli import OneLineArgumentParser, run_main
 
 from ..nn.expand import fpe_expand
 from ..nn.models import MLP
-from ..results.keys import config_key
 from ..results.store import ResultStore
 from . import dnf as _dnf
 from . import embedding as _emb
@@ -50,7 +49,7 @@ from .pipeline import Stages, check_strategies, derive_seed, run_pipeline
 from .registry import experiment_kind
 
 __all__ = ["GroupedDNFExperiment", "GroupedEmbeddingExperiment", "grouped_label", "parse_grouped",
-           "grouped_configs", "SMALL", "SCALES", "main"]
+           "grouped_configs", "stored_study", "SMALL", "SCALES", "main"]
 
 GROUPS = (1, 2, 4, 8)
 _LABEL = re.compile(r"G([1-9][0-9]*)$")
@@ -206,6 +205,19 @@ def grouped_configs(scale: str = "full") -> list:
         for s in seeds:
             out.append(GroupedEmbeddingExperiment(dataset="digits", hidden=hidden, seed=s, **vis_kw))
     return out
+
+
+def stored_study(store, kind: str, scales=("full", "small")):
+    """``(rows, scale)``: the stored rows of ``kind``'s configs in the first of ``scales`` whose
+    configs are all in ``store`` (a ``ResultStore``), or ``None`` when no scale is complete."""
+    from ..results.keys import rows_of
+
+    table = store.load(kind=kind)
+    for scale in scales:
+        got, missing, _ = rows_of(table, [c for c in grouped_configs(scale) if type(c).kind == kind])
+        if len(got) and not missing:
+            return got.reset_index(drop=True), scale
+    return None
 
 
 PROG = "python -m fpe_empirical.grouped_experiment"

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .. import ledger as _ledger
+from .. import ledger
 from ..stats import paired_diff
 
-__all__ = ["register", "MARGIN", "COST_GOAL"]
+__all__ = ["MARGIN", "COST_GOAL"]
 
 #: equivalence margin of the accuracy rows (test accuracy, fraction), fixed in advance
 MARGIN = 0.01
@@ -29,15 +29,11 @@ COST_GOAL = 1.15
 def _study(ctx, kind: str, not_run, scales=("full", "small")) -> tuple[pd.DataFrame, str]:
     """Stored rows of the grouped study's configs of ``kind`` (the first complete of
     ``scales``); ``not_run`` (the ledger's ``NotRun``) when none is stored."""
-    from fpe_empirical.experiments.grouped import grouped_configs
-    from fpe_empirical.results.keys import config_key
+    from fpe_empirical.experiments.grouped import stored_study
 
-    table = ctx.store.load(kind=kind)
-    for scale in scales:
-        keys = {config_key(c) for c in grouped_configs(scale) if type(c).kind == kind}
-        got = table[table["key"].isin(keys)] if len(table) else table
-        if len(got) and got["key"].nunique() == len(keys):
-            return got.reset_index(drop=True), scale
+    found = stored_study(ctx.store, kind, scales)
+    if found is not None:
+        return found
     raise not_run(f"the grouped study ({kind}) is not in the store {ctx.store.root}: run "
                   f"`python -m fpe_empirical.grouped_experiment --out {ctx.store.root} --scale {scales[-1]}` "
                   f"(--scale full: the paper's schedule)")
@@ -49,7 +45,7 @@ def _paired(frame: pd.DataFrame, a: str, b: str, index: tuple[str, ...]):
     return paired_diff(wide[a].to_numpy(), wide[b].to_numpy()), len(wide)
 
 
-def _equivalence(ledger, kind: str, g: int, index: tuple[str, ...], scales=("full", "small")):
+def _equivalence(kind: str, g: int, index: tuple[str, ...], scales=("full", "small")):
     def evaluate(ctx):
         frame, scale = _study(ctx, kind, ledger.NotRun, scales)
         ci, n = _paired(frame, f"G{g}", "random", index)
@@ -101,7 +97,7 @@ def _cost_ratios() -> dict[int, float]:
     return ratios
 
 
-def _inference_cost(ledger):
+def _inference_cost():
     def evaluate(ctx):
         ratios = _cost_ratios()
         worst = max(ratios.values())
@@ -124,28 +120,28 @@ _COST_RULE = ("Finding: median over 7 round-robin rounds of the CPU time (one th
               "the row records the ratios it measured.")
 
 
-def register(ledger) -> None:
-    """Register this module's rows in ``ledger`` (the ``validation.ledger`` module)."""
+def _register() -> None:
+    """Register this module's rows in the ledger, in ledger order."""
     for g in (1, 4):
         ledger.claim(f"grouped.dnf-G{g}-vs-random", "beyond the paper",
                      f"DNF slice (clauses 8/15/32 x hidden 8/16, alpha 2): grouped FPE with G = {g} partitions "
                      f"learns as well as the random split: accuracy within 1 point of G = N.",
                      "not in the paper", _RULE.format(g=g), data="dnf", category=ledger.FINDING)(
-            _equivalence(ledger, "dnf-grouped", g, ("n_clauses", "hidden", "seed")))
+            _equivalence("dnf-grouped", g, ("n_clauses", "hidden", "seed")))
         ledger.claim(f"grouped.vision-G{g}-vs-random", "beyond the paper",
                      f"Vision stand-in (digits, hidden 8/16, alpha 2): grouped FPE with G = {g} within 1 point "
                      f"of G = N.",
                      "not in the paper", _RULE.format(g=g), data="vision", category=ledger.FINDING)(
-            _equivalence(ledger, "embedding-grouped", g, ("hidden", "seed")))
+            _equivalence("embedding-grouped", g, ("hidden", "seed")))
     ledger.claim("grouped.case-study-G4-vs-random", "beyond the paper",
                  "DNF case study (8 clauses x 4 literals, 8 hidden, alpha 2) at the paper's schedule (1000 + 1000 "
                  "epochs, 40,000 samples, 5 seeds): grouped FPE with G = 4 within 1 point of G = N.",
                  "not in the paper", _RULE.format(g=4), data="dnf", category=ledger.FINDING)(
-        _equivalence(ledger, "dnf-grouped", 4, ("n_clauses", "hidden", "seed"), ("case_study",)))
+        _equivalence("dnf-grouped", 4, ("n_clauses", "hidden", "seed"), ("case_study",)))
     ledger.claim("grouped.inference-cost", "beyond the paper",
                  "A grouped FPE network (G = 4, alpha 2, 4 and 8) exported by to_sparse runs at <= 1.15x its dense "
                  "parent (512-1024-100, batch 256, one thread).",
-                 "not in the paper", _COST_RULE, data="theory", category=ledger.FINDING)(_inference_cost(ledger))
+                 "not in the paper", _COST_RULE, data="theory", category=ledger.FINDING)(_inference_cost())
 
 
-register(_ledger)
+_register()
